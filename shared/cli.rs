@@ -1,0 +1,40 @@
+//! Command-line conventions shared by every binary: `--color` and `--trace`.
+//!
+//! Each binary declares its own `--host` and `--port` (the default port is 9000 + the lesson
+//! number) and flattens [`Style`] into its arguments.
+
+use std::io::IsTerminal;
+
+/// When to colour the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output options every binary accepts.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Style {
+    /// Colour the output: auto (a terminal without NO_COLOR), always or never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
+    /// Show every send and receive as it happens: the size asked, the size got, and the bytes.
+    #[arg(long)]
+    pub trace: bool,
+}
+
+impl Style {
+    /// Decides once, for the whole process, whether output is coloured.
+    pub fn apply(&self) {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let on = match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => !no_color && std::io::stdout().is_terminal(),
+        };
+        colored::control::set_override(on);
+    }
+}

@@ -1,0 +1,181 @@
+//! One-line errors that say what happened and what to do next.
+//!
+//! Every binary ends through [`exit_code`]: success is exit code 0, an error is one line on
+//! stderr starting with `error:` and exit code 1. (Bad command-line usage is exit code 2,
+//! reported by clap before any socket is opened.)
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use colored::Colorize;
+
+/// Prints an error as one line on stderr and turns the outcome into the process exit code.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` joins the context and its cause on one line: "connecting to ...: refused".
+            let text = format!("{err:#}").replace('\n', " ");
+            eprintln!("{} {text}", "error:".red().bold());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Explains a failed `connect`. A refused connection names the server to start and the
+/// exact command that starts it on this address.
+pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyhow::Error {
+    let start = start_command(addr, server_bin);
+    match err.kind() {
+        ErrorKind::ConnectionRefused => anyhow::anyhow!(
+            "connection refused by {addr}: no server is listening there. \
+             Start the server first, in another terminal: {start}"
+        ),
+        ErrorKind::TimedOut => anyhow::anyhow!(
+            "connecting to {addr} timed out: nothing answered. Is {server_bin} running there? ({start})"
+        ),
+        _ => anyhow::anyhow!("could not connect to {addr}: {err}"),
+    }
+}
+
+/// Explains a failed `bind`. "Address in use" says which program holds the port (when this
+/// machine lets us see it) and how to choose another port.
+pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
+    match err.kind() {
+        ErrorKind::AddrInUse => {
+            let port = addr.rsplit(':').next().unwrap_or("");
+            let holder = port
+                .parse()
+                .ok()
+                .and_then(crate::errors::who_listens)
+                .map(|who| format!("{who} holds it"))
+                .unwrap_or_else(|| "another program holds it".to_string());
+            anyhow::anyhow!(
+                "address {addr} is already in use: {holder}. Stop that program, or choose \
+                 another port with --port N (--port 0 picks any free port)"
+            )
+        }
+        ErrorKind::AddrNotAvailable => anyhow::anyhow!(
+            "cannot bind {addr}: that address does not belong to this machine. Try --host 127.0.0.1"
+        ),
+        ErrorKind::PermissionDenied => anyhow::anyhow!(
+            "cannot bind {addr}: permission denied (ports below 1024 need privileges). \
+             Choose a port of 1024 or above with --port N"
+        ),
+        _ => anyhow::anyhow!("cannot bind {addr}: {err}"),
+    }
+}
+
+/// The command a student types to start `server_bin` so that it listens on `addr`.
+fn start_command(addr: &str, server_bin: &str) -> String {
+    let mut cmd = format!("cargo run --bin {server_bin}");
+    let default_port = server_bin
+        .strip_prefix("lesson")
+        .and_then(|rest| rest.get(..2))
+        .and_then(|nn| nn.parse::<u16>().ok())
+        .map(|nn| 9000 + nn);
+    let (host, port) = match addr.parse::<SocketAddr>() {
+        Ok(sa) => (sa.ip().to_string(), Some(sa.port())),
+        Err(_) => (
+            addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string(),
+            None,
+        ),
+    };
+    let mut extra = Vec::new();
+    if host != "127.0.0.1" {
+        extra.push(format!("--host {host}"));
+    }
+    if let Some(port) = port.filter(|p| Some(*p) != default_port) {
+        extra.push(format!("--port {port}"));
+    }
+    if !extra.is_empty() {
+        cmd.push_str(" -- ");
+        cmd.push_str(&extra.join(" "));
+    }
+    cmd
+}
+
+/// Which process listens on a TCP port, as `pid 1234 (lesson02-server)`, read from Linux's
+/// /proc. `None` where /proc is missing or the process belongs to someone else.
+pub fn who_listens(port: u16) -> Option<String> {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy().to_string();
+            if inodes.iter().any(|i| target == format!("socket:[{i}]")) {
+                let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                return Some(format!("pid {pid} ({})", name.trim()));
+            }
+        }
+    }
+    None
+}
+
+/// The socket inodes listening on `port`, from /proc/net/tcp and /proc/net/tcp6.
+fn listening_inodes(port: u16) -> Vec<String> {
+    const LISTEN: &str = "0A";
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // cols[1] is "ADDR:PORT" in hex, cols[3] the state, cols[9] the inode.
+            let (Some(local), Some(state), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if *state == LISTEN && local_port == Some(port) && *inode != "0" {
+                inodes.push(inode.to_string());
+            }
+        }
+    }
+    inodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_command_adds_only_what_differs_from_the_defaults() {
+        assert_eq!(
+            start_command("127.0.0.1:9001", "lesson01-server"),
+            "cargo run --bin lesson01-server"
+        );
+        assert_eq!(
+            start_command("127.0.0.1:4000", "lesson02-server"),
+            "cargo run --bin lesson02-server -- --port 4000"
+        );
+    }
+
+    #[test]
+    fn a_listening_socket_of_ours_is_found() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let who = who_listens(port).expect("our own listener is visible in /proc");
+        assert!(
+            who.starts_with(&format!("pid {} (", std::process::id())),
+            "{who}"
+        );
+    }
+}
