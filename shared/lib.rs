@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod errors;
+pub mod framing;
 pub mod input;
 pub mod out;
 
