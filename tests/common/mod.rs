@@ -36,6 +36,8 @@ pub fn bin_path(bin: &str) -> std::path::PathBuf {
 pub fn command(bin: &str) -> Command {
     let mut cmd = Command::new(bin_path(bin));
     cmd.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    // Under `cargo test` the binaries are already built: `lab demo` must not run cargo itself.
+    cmd.env_remove("CARGO");
     cmd
 }
 
