@@ -74,6 +74,7 @@ fn connection_refused_names_the_server_to_start() {
              Start the server first, in another terminal: cargo run --bin lesson01-server -- --port {port}"
         )
     );
+    assert_transcript("lesson01_refused", &transcript(None, None, &[&client]));
 }
 
 #[test]
@@ -88,7 +89,11 @@ fn address_in_use_says_who_holds_it_and_how_to_choose_another_port() {
         first.pid()
     );
     assert_eq!(second.stderr.trim(), expected);
-    first.stop();
+    let first = first.stop();
+    assert_transcript(
+        "lesson01_address_in_use",
+        &transcript(None, None, &[&first, &second]),
+    );
 }
 
 #[test]
