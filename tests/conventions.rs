@@ -63,7 +63,7 @@ fn usage_errors_exit_with_code_2() {
         "lesson02-server",
         "lesson02-client",
     ] {
-        run(bin, &["--no-such-option"], None).assert_code(2);
-        run(bin, &["--color", "purple"], None).assert_code(2);
+        run(&bin, &["--no-such-option"], None).assert_code(2);
+        run(&bin, &["--color", "purple"], None).assert_code(2);
     }
 }

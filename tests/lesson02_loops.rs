@@ -180,15 +180,6 @@ fn address_in_use_is_one_line_with_exit_code_1() {
 }
 
 #[test]
-fn help_explains_every_option() {
-    for bin in [SERVER, CLIENT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
-    }
-}
-
-#[test]
 fn the_classic_courses_python_client_gets_its_reply() {
     // The course's own client, unchanged but for the port. Skipped where python3 is missing.
     let Ok(probe) = std::process::Command::new("python3")
