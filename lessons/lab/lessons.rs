@@ -1,0 +1,78 @@
+//! The lessons of the lab: what each one shows, how to run it, and its `lab demo` script.
+//! Every new lesson adds one entry here.
+
+/// One lesson of the tour.
+pub struct Lesson {
+    /// Two digits: "01".
+    pub number: &'static str,
+    /// The folder and chapter name: "01-echo".
+    pub slug: &'static str,
+    pub title: &'static str,
+    /// One line: what the lesson makes visible.
+    pub shows: &'static str,
+    /// What to type in the first and the second terminal.
+    pub terminal1: &'static str,
+    pub terminal2: &'static str,
+    /// What `lab demo NN` runs.
+    pub demo: Demo,
+}
+
+/// A server and the clients run against it, one after another, in one terminal.
+pub struct Demo {
+    pub server: &'static str,
+    /// Server arguments; the lab adds `--port 0`. They must make the server end by itself.
+    pub server_args: &'static [&'static str],
+    pub clients: &'static [Client],
+}
+
+/// One client run of a demo: the lab adds `--port` with the server's real port.
+pub struct Client {
+    pub bin: &'static str,
+    pub args: &'static [&'static str],
+    /// What is typed into the client (sent to its stdin, then closed).
+    pub stdin: &'static str,
+}
+
+pub const LESSONS: &[Lesson] = &[
+    Lesson {
+        number: "01",
+        slug: "01-echo",
+        title: "Echo",
+        shows: "the life of a TCP connection: bind, listen, accept, read, write, close",
+        terminal1: "cargo run --bin lesson01-server",
+        terminal2: "cargo run --bin lesson01-client -- hello",
+        demo: Demo {
+            server: "lesson01-server",
+            server_args: &["--trace"],
+            clients: &[Client {
+                bin: "lesson01-client",
+                args: &["--trace", "hello"],
+                stdin: "",
+            }],
+        },
+    },
+    Lesson {
+        number: "02",
+        slug: "02-loops",
+        title: "Loops",
+        shows: "a connection loop and a communication loop; a client that closes, one that resets",
+        terminal1: "cargo run --bin lesson02-server",
+        terminal2: "cargo run --bin lesson02-client",
+        demo: Demo {
+            server: "lesson02-server",
+            server_args: &["--max-clients", "2"],
+            clients: &[
+                Client {
+                    bin: "lesson02-client",
+                    args: &[],
+                    stdin: "hello\n\nhow are you?\nexit\n",
+                },
+                Client {
+                    bin: "lesson02-client",
+                    args: &["--reset"],
+                    stdin: "second client\n",
+                },
+            ],
+        },
+    },
+];
