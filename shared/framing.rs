@@ -244,7 +244,11 @@ pub fn read_frame(
 }
 // ANCHOR_END: read_frame
 
-/// Sends one frame: the 4-byte header, then the body, each with `write_all`.
+/// Sends one frame: the 4-byte header and the body in ONE `write_all`.
+///
+/// Two writes (header, then body) would be a write-write-read pattern: Nagle's algorithm holds
+/// the body back until the peer acknowledges the header, and the peer delays that ACK by up
+/// to 40 ms. One buffer, one write, no stall.
 pub fn write_frame(
     conn: &mut impl Write,
     body: &[u8],
@@ -252,11 +256,9 @@ pub fn write_frame(
     max: u32,
     out: &Out,
 ) -> anyhow::Result<()> {
-    let header = header_for(body.len(), order, max)?;
-    conn.write_all(&header)?;
-    out.trace_write(&header);
-    conn.write_all(body)?;
-    out.trace_write(body);
+    let frame = encode(body, order, max)?;
+    conn.write_all(&frame)?;
+    out.trace_write(&frame);
     Ok(())
 }
 
