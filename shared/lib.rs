@@ -9,6 +9,7 @@ pub mod commands;
 pub mod errors;
 pub mod framing;
 pub mod input;
+pub mod json_header;
 pub mod out;
 
 pub use cli::{ColorWhen, Style};

@@ -1,0 +1,321 @@
+//! Lesson 06 — the JSON-header client: send a file, fetch a file, run commands.
+//!
+//!   lesson06-client put FILE            send FILE; the server stores it under its own name
+//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: the current directory)
+//!   lesson06-client run                 send each line of stdin as a command, print the output
+//!
+//! Start the server first:   cargo run --bin lesson06-server -- --root server-files
+//! Then:                     cargo run --bin lesson06-client -- put Cargo.toml
+//!
+//! Look for: a big file moves in 1 MiB chunks and the client's memory stays flat; on a
+//! terminal a progress line counts up. The sha256 in the header is checked on arrival, and a
+//! file is only given its name once it matches.
+
+#[path = "wire.rs"]
+mod wire;
+
+use std::io::{IsTerminal, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use sha2::{Digest, Sha256};
+use socket_lab::errors::connect_error;
+use socket_lab::framing::ByteOrder;
+use socket_lab::input::Lines;
+use socket_lab::json_header::{check_name, parse_reply, Reply, Request, Status, MAX_HEADER_LEN};
+use socket_lab::out::plural;
+use socket_lab::{Out, Side, Style};
+use wire::{copy_body, receive_file, recv_header, send_header, sha256_of_file, Received};
+
+/// The largest command output the client accepts, in bytes.
+const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
+
+/// Lesson 06: put and get files, or run commands, on lesson06-server.
+#[derive(Parser)]
+#[command(name = "lesson06-client", version)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+
+    /// The server's address.
+    #[arg(long, global = true, default_value = "127.0.0.1")]
+    host: String,
+
+    /// The server's port.
+    #[arg(long, global = true, default_value_t = 9006)]
+    port: u16,
+
+    /// Byte order of the 4-byte header length: network (big-endian) or native
+    /// (Python's struct.pack('i', n) on this machine). Both sides must agree.
+    #[arg(long, global = true, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
+    byte_order: ByteOrder,
+
+    /// With `run`: the course's protocol (commands unframed, replies with a native-order length).
+    #[arg(long, global = true)]
+    classic: bool,
+
+    /// The largest reply header accepted, in bytes.
+    #[arg(long, global = true, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
+    max_header: u32,
+
+    #[command(flatten)]
+    style: Style,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send FILE; the server stores it under the file's own name.
+    Put { file: PathBuf },
+    /// Fetch the file NAME from the server.
+    Get {
+        name: String,
+        /// The directory to save it in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+    /// Send each line of stdin as a command and print its output.
+    Run,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let out = Out::new(Side::Client, &args.style);
+    socket_lab::exit_code(talk(&args, out))
+}
+
+fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
+    // Check what we can before connecting: a file that cannot be sent is no business of
+    // the server's.
+    let put = match &args.command {
+        Command::Put { file } => Some(prepare_put(file)?),
+        _ => None,
+    };
+    let addr = format!("{}:{}", args.host, args.port);
+    let conn = TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
+    out.line(format!("connected to {addr}"));
+    // Header and body are separate writes: TCP_NODELAY sends each at once (see the server).
+    conn.set_nodelay(true)?;
+    let mut session = Session {
+        conn,
+        order: if args.classic {
+            ByteOrder::Native
+        } else {
+            args.byte_order
+        },
+        max_header: args.max_header,
+        out,
+    };
+    match (&args.command, put) {
+        (Command::Put { file }, Some((name, total, sha256))) => {
+            session.put(file, &name, total, &sha256)
+        }
+        (Command::Get { name, out: dir }, _) => session.get(name, dir),
+        (Command::Run, _) => session.run(args.classic),
+        (Command::Put { .. }, None) => unreachable!("prepared above"),
+    }
+}
+
+/// The name, size and sha256 of a file to send. The sha256 needs one pass over the file
+/// before sending: the header, which goes first, carries it.
+fn prepare_put(file: &PathBuf) -> anyhow::Result<(String, u64, String)> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("cannot send {}: it has no usable file name", file.display()))?
+        .to_string();
+    check_name(&name).map_err(|e| anyhow::anyhow!("cannot send {}: {e}", file.display()))?;
+    let meta =
+        std::fs::metadata(file).with_context(|| format!("cannot send {}", file.display()))?;
+    if !meta.is_file() {
+        bail!("cannot send {}: not a regular file", file.display());
+    }
+    Ok((name, meta.len(), sha256_of_file(file)?))
+}
+
+struct Session {
+    conn: TcpStream,
+    order: ByteOrder,
+    max_header: u32,
+    out: Out,
+}
+
+impl Session {
+    // ANCHOR: put
+    fn put(&mut self, file: &PathBuf, name: &str, total: u64, sha256: &str) -> anyhow::Result<()> {
+        let request = Request::Put {
+            file_name: name.to_string(),
+            total_size: total,
+            sha256: sha256.to_string(),
+        };
+        send_header(&mut self.conn, &request, self.order, &self.out)?;
+        self.out.line(format!(
+            "sending {name}: {}, sha256 {sha256}",
+            plural(total as usize, "byte")
+        ));
+        let mut progress = Progress::new(name, total);
+        let sent = std::fs::File::open(file)
+            .with_context(|| format!("opening {}", file.display()))
+            .and_then(|mut f| copy_body(&mut f, &mut self.conn, total, |c| progress.add(c)));
+        progress.finish();
+        if let Err(e) = sent {
+            // The server may have refused and closed: its reason is worth more than ours.
+            return match self.reply() {
+                Ok(reply) if reply.status == Status::Error => {
+                    bail!("the server refused: {}", reply.message)
+                }
+                _ => Err(e),
+            };
+        }
+        let reply = self.reply()?;
+        match reply.status {
+            Status::Ok => self.out.line(format!("server: {}", reply.message)),
+            Status::Error => bail!("the server refused: {}", reply.message),
+        }
+        Ok(())
+    }
+    // ANCHOR_END: put
+
+    // ANCHOR: get
+    fn get(&mut self, name: &str, dir: &PathBuf) -> anyhow::Result<()> {
+        let request = Request::Get {
+            file_name: name.to_string(),
+        };
+        send_header(&mut self.conn, &request, self.order, &self.out)?;
+        let reply = self.reply()?;
+        if reply.status == Status::Error {
+            bail!("the server refused: {}", reply.message);
+        }
+        // Never trust a name from the network: parse_reply has checked it is a plain name,
+        // and it must be the one we asked for.
+        if reply.file_name != name {
+            bail!(
+                "the server sent {:?} instead of {name:?}; nothing was saved",
+                reply.file_name
+            );
+        }
+        let total = reply.total_size;
+        self.out.line(format!(
+            "receiving {name}: {}, sha256 {}",
+            plural(total as usize, "byte"),
+            reply.sha256
+        ));
+        let mut progress = Progress::new(name, total);
+        let received = receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
+            progress.add(c)
+        });
+        progress.finish();
+        match received? {
+            Received::Saved => self.out.line(format!(
+                "saved {name} ({}, sha256 verified)",
+                plural(total as usize, "byte")
+            )),
+            Received::ChecksumMismatch(e) => bail!(e),
+        }
+        Ok(())
+    }
+    // ANCHOR_END: get
+
+    // ANCHOR: run
+    /// The remote-command loop of lesson 04, now with a JSON header on every message.
+    fn run(&mut self, classic: bool) -> anyhow::Result<()> {
+        let mut lines = Lines::stdin();
+        while let Some(line) = lines.next_line()? {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line == "exit" || line == "quit" {
+                break;
+            }
+            if !classic {
+                let request = Request::Run {
+                    total_size: line.len() as u64,
+                };
+                send_header(&mut self.conn, &request, self.order, &self.out)?;
+            }
+            self.conn.write_all(line.as_bytes()).context("sending")?;
+            self.out.trace_write(line.as_bytes());
+
+            let reply = self.reply()?;
+            if reply.status == Status::Error {
+                bail!("the server refused: {}", reply.message);
+            }
+            if reply.total_size > MAX_OUTPUT {
+                bail!(
+                    "the server announced {} bytes of output, over the limit of {MAX_OUTPUT}",
+                    reply.total_size
+                );
+            }
+            let mut output = Vec::new();
+            let mut hasher = Sha256::new();
+            copy_body(&mut self.conn, &mut output, reply.total_size, |c| {
+                hasher.update(c)
+            })?;
+            self.out.trace_read(output.len(), &output);
+            let got = socket_lab::json_header::to_hex(&hasher.finalize());
+            if !reply.sha256.is_empty() && got != reply.sha256 {
+                bail!("the output's sha256 does not match the header's");
+            }
+            self.out
+                .line(String::from_utf8_lossy(&output).trim_end_matches('\n'));
+        }
+        Ok(())
+    }
+    // ANCHOR_END: run
+
+    /// Receives and checks the server's reply header.
+    fn reply(&mut self) -> anyhow::Result<Reply> {
+        let header = recv_header(&mut self.conn, self.order, self.max_header, &self.out)
+            .context("receiving the server's reply")?
+            .context("the server closed the connection without replying")?;
+        parse_reply(&header).map_err(|e| anyhow::anyhow!("bad reply from the server: {e}"))
+    }
+}
+
+// ANCHOR: progress
+/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching: when
+/// stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
+struct Progress {
+    label: String,
+    total: u64,
+    done: u64,
+    shown: Option<u64>,
+    on: bool,
+}
+
+impl Progress {
+    fn new(label: &str, total: u64) -> Progress {
+        Progress {
+            label: label.to_string(),
+            total,
+            done: 0,
+            shown: None,
+            on: total >= wire::CHUNK as u64 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn add(&mut self, chunk: &[u8]) {
+        self.done += chunk.len() as u64;
+        let percent = self.done * 100 / self.total.max(1);
+        if self.on && self.shown != Some(percent) {
+            self.shown = Some(percent);
+            let mib = |n: u64| n as f64 / (1024.0 * 1024.0);
+            eprint!(
+                "\r{}: {percent:3}% ({:.1} of {:.1} MiB)",
+                self.label,
+                mib(self.done),
+                mib(self.total)
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.shown.is_some() {
+            eprintln!();
+        }
+    }
+}
+// ANCHOR_END: progress

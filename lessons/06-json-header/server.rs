@@ -1,0 +1,401 @@
+//! Lesson 06 — the JSON-header server: file transfer and the remote-command service.
+//!
+//! Every message is a 4-byte header length, a JSON header that describes the body
+//! (`file_name`, `total_size`, `sha256`, and the `command` or `status`), then the body itself.
+//! The header can say anything the protocol needs, and the receiver always knows how many
+//! bytes to read next.
+//!
+//! Run it:   cargo run --bin lesson06-server -- --root server-files
+//! Then, in a second terminal:
+//!           cargo run --bin lesson06-client -- put Cargo.toml
+//!           cargo run --bin lesson06-client -- get Cargo.toml --out /tmp
+//!           echo help | cargo run --bin lesson06-client -- run
+//!
+//! Look for: with `--trace`, the 4 length bytes, then the header, then the body in chunks.
+//! Send a name like `../x`, a header that is not JSON or a body that is cut short: the client
+//! gets a clear error and the server goes on serving. `--classic` speaks the course's own
+//! protocol, so its Python client works unchanged.
+
+#[path = "wire.rs"]
+mod wire;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use socket_lab::commands::{execute, Policy};
+use socket_lab::errors::bind_error;
+use socket_lab::framing::ByteOrder;
+use socket_lab::json_header::{parse_request, Reply, Request, Status, MAX_HEADER_LEN};
+use socket_lab::out::plural;
+use socket_lab::{Out, Side, Style};
+use wire::{
+    copy_body, receive_file, recv_header, send_header, sha256_of, sha256_of_file, Received,
+};
+
+/// After a refusal that ends a connection: how much of what the client still sends is read
+/// and thrown away, and for how long at most, before closing.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// The longest command line a `run` request may carry, in bytes.
+const MAX_COMMAND_LEN: u64 = socket_lab::commands::MAX_LINE as u64;
+
+/// Lesson 06: store and send files, run commands; every message has a JSON header.
+#[derive(Parser)]
+#[command(name = "lesson06-server", version)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+
+    /// The port to listen on; 0 lets the system pick a free one.
+    #[arg(long, default_value_t = 9006)]
+    port: u16,
+
+    /// The directory files are stored in and served from (created if missing). Nothing
+    /// outside it is ever read or written.
+    #[arg(long, value_name = "DIR", default_value = "lesson06-files")]
+    root: PathBuf,
+
+    /// Stop after serving this many clients (default: serve forever).
+    #[arg(long, value_name = "N")]
+    max_clients: Option<usize>,
+
+    /// Byte order of the 4-byte header length: network (big-endian) or native
+    /// (Python's struct.pack('i', n) on this machine).
+    #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
+    byte_order: ByteOrder,
+
+    /// The course's own protocol: a command arrives unframed (one read of up to 1024 bytes);
+    /// the reply is a native-order length, a JSON header with total_size, and the output.
+    #[arg(long)]
+    classic: bool,
+
+    /// The largest header accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
+    max_header: u32,
+
+    /// Also allow running these programs (comma-separated: ls,date). Without it only the
+    /// built-in commands run. There is never a shell.
+    #[arg(long, value_name = "PROGRAMS", value_delimiter = ',')]
+    allow_exec: Vec<String>,
+
+    #[command(flatten)]
+    style: Style,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let out = Out::new(Side::Server, &args.style);
+    socket_lab::exit_code(serve(&args, out))
+}
+
+fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&addr).map_err(|e| bind_error(e, &addr))?;
+    out.listening(listener.local_addr()?);
+    std::fs::create_dir_all(&args.root)
+        .with_context(|| format!("creating the directory {}", args.root.display()))?;
+    let policy = if args.allow_exec.is_empty() {
+        Policy::builtins_only()
+    } else {
+        Policy::with_programs(args.allow_exec.clone())
+    };
+
+    let mut served = 0;
+    while args.max_clients.is_none_or(|max| served < max) {
+        let (conn, peer) = listener.accept().context("accepting a client")?;
+        out.line(format!("connection from {peer}"));
+        // Header and body are separate writes. Without TCP_NODELAY a small body would wait
+        // for the acknowledgement of the header (Nagle's algorithm): ~40 ms per message.
+        conn.set_nodelay(true)?;
+        let mut client = Client {
+            conn,
+            peer,
+            args,
+            policy: &policy,
+            out,
+        };
+        if args.classic {
+            client.serve_classic();
+        } else {
+            client.serve();
+        }
+        served += 1;
+    }
+    out.line(format!("served {}, stopping", plural(served, "client")));
+    Ok(())
+}
+
+/// One connected client and what the server needs to answer it.
+struct Client<'a> {
+    conn: TcpStream,
+    peer: SocketAddr,
+    args: &'a Args,
+    policy: &'a Policy,
+    out: Out,
+}
+
+/// How one request went, seen from the connection.
+enum Next {
+    /// Answered (success or refusal): the stream is in step, read the next request.
+    Continue,
+    /// The stream can no longer be trusted (a bad header, a body cut short): close it.
+    Close,
+}
+
+impl Client<'_> {
+    // ANCHOR: serve
+    /// The communication loop: one request after another until the client leaves. A bad
+    /// request ends at most this connection; `serve` returns and the server goes on.
+    fn serve(&mut self) {
+        let order = self.args.byte_order;
+        loop {
+            let header = match recv_header(&mut self.conn, order, self.args.max_header, &self.out) {
+                Ok(Some(header)) => header,
+                Ok(None) => {
+                    self.out
+                        .line(format!("{} closed the connection", self.peer));
+                    return;
+                }
+                Err(e) => {
+                    self.refuse_and_close(e);
+                    return;
+                }
+            };
+            // After a header that is not a valid request we cannot know how long its body
+            // is, so we cannot find the next message: refuse and close.
+            let request = match parse_request(&header) {
+                Ok(request) => request,
+                Err(e) => {
+                    self.refuse_and_close(anyhow::anyhow!(e));
+                    return;
+                }
+            };
+            // A well-formed request with a bad name or checksum: refuse it, skip its body,
+            // and the connection stays in step for the next request.
+            if let Err(e) = request.check() {
+                self.out.line(format!("refused: {e}"));
+                let skipped = copy_body(
+                    &mut self.conn,
+                    &mut std::io::sink(),
+                    request.body_size(),
+                    |_| {},
+                );
+                if let Err(e) = skipped {
+                    self.out.line(format!("{}: {e:#}", self.peer));
+                    return;
+                }
+                if let Next::Close = self.reply(&Reply::error(e)) {
+                    return;
+                }
+                continue;
+            }
+            let next = match request {
+                Request::Put {
+                    file_name,
+                    total_size,
+                    sha256,
+                } => self.put(&file_name, total_size, &sha256),
+                Request::Get { file_name } => self.get(&file_name),
+                Request::Run { total_size } => self.run(total_size),
+            };
+            if let Next::Close = next {
+                return;
+            }
+        }
+    }
+    // ANCHOR_END: serve
+
+    // ANCHOR: put
+    /// `put`: receive the body into a part file, check its sha256, rename it into place.
+    fn put(&mut self, name: &str, total: u64, sha256: &str) -> Next {
+        self.out.line(format!(
+            "put {name}: receiving {}",
+            plural(total as usize, "byte")
+        ));
+        let root = self.args.root.clone();
+        match receive_file(&mut self.conn, &root, name, total, sha256, |_| {}) {
+            Ok(Received::Saved) => {
+                let done = format!(
+                    "stored {name} ({}, sha256 verified)",
+                    plural(total as usize, "byte")
+                );
+                self.out.line(&done);
+                self.reply(&Reply::ok(done))
+            }
+            // The whole body was read, only the checksum differed: the stream is in step.
+            Ok(Received::ChecksumMismatch(e)) => {
+                self.out.line(format!("refused: {e}"));
+                self.reply(&Reply::error(e))
+            }
+            Err(e) => self.refuse_and_close(e),
+        }
+    }
+    // ANCHOR_END: put
+
+    // ANCHOR: get
+    /// `get`: a header with the size and the sha256 of the file, then the file, streamed.
+    fn get(&mut self, name: &str) -> Next {
+        let path = self.args.root.join(name);
+        let (total, sha256) = match file_facts(&path) {
+            Ok(facts) => facts,
+            Err(e) => {
+                let e = format!("cannot send {name}: {e:#}");
+                self.out.line(format!("refused: {e}"));
+                return self.reply(&Reply::error(e));
+            }
+        };
+        self.out.line(format!(
+            "get {name}: sending {}",
+            plural(total as usize, "byte")
+        ));
+        let header = Reply {
+            status: Status::Ok,
+            message: String::new(),
+            file_name: name.to_string(),
+            total_size: total,
+            sha256,
+        };
+        if let Next::Close = self.reply(&header) {
+            return Next::Close;
+        }
+        let sent = File::open(&path)
+            .context("opening the file")
+            .and_then(|mut file| copy_body(&mut file, &mut self.conn, total, |_| {}));
+        match sent {
+            Ok(()) => {
+                self.out.line(format!("sent {name}"));
+                Next::Continue
+            }
+            // Half a body is on the wire: the client cannot find the next message.
+            Err(e) => {
+                self.out.line(format!("sending {name} failed: {e:#}"));
+                Next::Close
+            }
+        }
+    }
+    // ANCHOR_END: get
+
+    /// `run`: the body is a command line (lesson 04's service); the reply's body is the output.
+    fn run(&mut self, total: u64) -> Next {
+        if total > MAX_COMMAND_LEN {
+            return self.refuse_and_close(anyhow::anyhow!(
+                "a command line of {total} bytes is over the limit of {MAX_COMMAND_LEN}"
+            ));
+        }
+        let mut line = Vec::new();
+        if let Err(e) = copy_body(&mut self.conn, &mut line, total, |_| {}) {
+            return self.refuse_and_close(e);
+        }
+        self.out.trace_read(total as usize, &line);
+        let line = String::from_utf8_lossy(&line).trim().to_string();
+        self.out.line(format!("run: {line}"));
+        let output = execute(&line, self.policy);
+        self.send_output(&output, self.args.byte_order)
+    }
+
+    // ANCHOR: classic
+    /// `--classic`: the course's final protocol. The command comes unframed, in one read of
+    /// up to 1024 bytes (lesson 04 showed what that costs); the reply is framed with a
+    /// native-order length, exactly what the course's client unpacks with struct.unpack('i').
+    fn serve_classic(&mut self) {
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = match self.conn.read(&mut buf) {
+                Ok(0) => {
+                    self.out
+                        .line(format!("{} closed the connection", self.peer));
+                    return;
+                }
+                Ok(n) => n,
+                Err(e) => {
+                    self.out.line(format!("{}: read failed: {e}", self.peer));
+                    return;
+                }
+            };
+            self.out.trace_read(buf.len(), &buf[..n]);
+            let line = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+            self.out.line(format!("run: {line}"));
+            let output = execute(&line, self.policy);
+            if let Next::Close = self.send_output(&output, ByteOrder::Native) {
+                return;
+            }
+        }
+    }
+    // ANCHOR_END: classic
+
+    /// A command's output as a reply: header (with total_size, as the course's client
+    /// needs), then the output as the body.
+    fn send_output(&mut self, output: &[u8], order: ByteOrder) -> Next {
+        let header = Reply {
+            status: Status::Ok,
+            message: String::new(),
+            file_name: String::new(),
+            total_size: output.len() as u64,
+            sha256: sha256_of(output),
+        };
+        let sent = send_header(&mut self.conn, &header, order, &self.out).and_then(|()| {
+            self.conn.write_all(output).context("sending the output")?;
+            self.out.trace_write(output);
+            Ok(())
+        });
+        match sent {
+            Ok(()) => Next::Continue,
+            Err(e) => {
+                self.out.line(format!("{}: {e:#}", self.peer));
+                Next::Close
+            }
+        }
+    }
+
+    /// Sends a header; a failure to send ends the connection.
+    fn reply(&mut self, reply: &Reply) -> Next {
+        match send_header(&mut self.conn, reply, self.args.byte_order, &self.out) {
+            Ok(()) => Next::Continue,
+            Err(e) => {
+                self.out.line(format!("{}: {e:#}", self.peer));
+                Next::Close
+            }
+        }
+    }
+
+    /// The request was bad in a way that breaks the stream: say why (the client may still be
+    /// listening), then close the connection. The server itself goes on.
+    fn refuse_and_close(&mut self, e: anyhow::Error) -> Next {
+        self.out
+            .line(format!("refused: {e:#}; closing the connection"));
+        let _ = send_header(
+            &mut self.conn,
+            &Reply::error(format!("{e:#}")),
+            self.args.byte_order,
+            &self.out,
+        );
+        // Closing with unread bytes from the client would make our system answer with a
+        // reset (RST), and the client could lose the reply above. So: shut our sending side,
+        // then read and throw away what the client still sends until it closes (bounded, so
+        // a client that never stops cannot keep us here).
+        let _ = self.conn.shutdown(Shutdown::Write);
+        let _ = self.conn.set_read_timeout(Some(DRAIN_TIME));
+        let _ = std::io::copy(&mut (&self.conn).take(DRAIN_LIMIT), &mut std::io::sink());
+        Next::Close
+    }
+}
+
+/// The size and the sha256 of a regular file (a directory or a missing file is an error).
+fn file_facts(path: &Path) -> anyhow::Result<(u64, String)> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => anyhow::anyhow!("no such file"),
+        _ => anyhow::anyhow!(e),
+    })?;
+    if !meta.is_file() {
+        bail!("not a regular file");
+    }
+    Ok((meta.len(), sha256_of_file(path)?))
+}
