@@ -202,6 +202,7 @@ impl Session {
             plural(total as usize, "byte"),
             reply.sha256
         ));
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut progress = Progress::new(name, total);
         let received = receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
             progress.add(c)

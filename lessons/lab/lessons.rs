@@ -75,4 +75,38 @@ pub const LESSONS: &[Lesson] = &[
             ],
         },
     },
+    Lesson {
+        number: "06",
+        slug: "06-json-header",
+        title: "JSON header",
+        shows: "a JSON header that describes the body: file transfer with a checksum, and commands",
+        terminal1: "cargo run --bin lesson06-server -- --root server-files",
+        terminal2: "cargo run --bin lesson06-client -- put Cargo.toml",
+        demo: Demo {
+            server: "lesson06-server",
+            server_args: &["--root", "target/lesson06-demo", "--max-clients", "3"],
+            clients: &[
+                Client {
+                    bin: "lesson06-client",
+                    args: &["put", "Cargo.toml"],
+                    stdin: "",
+                },
+                Client {
+                    bin: "lesson06-client",
+                    args: &[
+                        "get",
+                        "Cargo.toml",
+                        "--out",
+                        "target/lesson06-demo-downloads",
+                    ],
+                    stdin: "",
+                },
+                Client {
+                    bin: "lesson06-client",
+                    args: &["--trace", "run"],
+                    stdin: "echo hello\nseq 3\n",
+                },
+            ],
+        },
+    },
 ];
