@@ -86,10 +86,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 break;
             };
             received += 1;
-            out.line(format!(
-                "<< {from}: {}",
-                String::from_utf8_lossy(&buf[..n])
-            ));
+            out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
             let mut peer = learned.lock().unwrap_or_else(PoisonError::into_inner);
             peer.get_or_insert(from);
         }

@@ -151,9 +151,7 @@ fn echo(
         }
         // sendto: the address goes with every datagram. An empty line is sent too: unlike
         // a TCP write of 0 bytes, it is a real (empty) datagram.
-        let sent = socket
-            .send_to(line.as_bytes(), server)
-            .context("sending")?;
+        let sent = socket.send_to(line.as_bytes(), server).context("sending")?;
         out.trace(format!(
             "send_to({}, {server}) -> {}",
             plural(line.len(), "byte"),
@@ -172,13 +170,15 @@ fn echo(
                 Err(e) => return Err(e).context("receiving the reply"),
             }
         };
-        out.trace(format!(
-            "recv_from(buf of {}) -> {} from {from} {}",
-            buf.len(),
-            plural(n, "byte"),
-            preview(&buf[..n])
-        )
-        .trim_end());
+        out.trace(
+            format!(
+                "recv_from(buf of {}) -> {} from {from} {}",
+                buf.len(),
+                plural(n, "byte"),
+                preview(&buf[..n])
+            )
+            .trim_end(),
+        );
         if n == 0 {
             out.line(format!("reply from {from}: (an empty datagram)"));
         } else {
@@ -221,7 +221,8 @@ fn truncation(socket: &UdpSocket, server: SocketAddr, out: Out) -> anyhow::Resul
     big.extend([b'b'; 1000]);
     let n = socket.send_to(&big, server).context("sending")?;
     out.line(format!(
-        "send_to({server}) -> {}: 1000 × \"a\", 1000 × \"b\"",
+        "send_to({}, {server}) -> {}: 1000 × \"a\", 1000 × \"b\"",
+        plural(big.len(), "byte"),
         plural(n, "byte")
     ));
     send(socket, b"next", server, out)
@@ -296,7 +297,10 @@ fn connected_refused(timeout: Duration, out: Out) -> anyhow::Result<()> {
             timeout.as_millis()
         ),
         Err(e) => bail!("recv failed, but not with ECONNREFUSED: {e}"),
-        Ok(n) => bail!("recv: {} arrived from a port where nobody listens", plural(n, "byte")),
+        Ok(n) => bail!(
+            "recv: {} arrived from a port where nobody listens",
+            plural(n, "byte")
+        ),
     }
 }
 // ANCHOR_END: connected_refused

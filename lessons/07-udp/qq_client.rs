@@ -83,7 +83,10 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
 
     // ANCHOR: chat
     'choose: loop {
-        out.line(format!("who do you want to talk to? ({})", names.join(", ")));
+        out.line(format!(
+            "who do you want to talk to? ({})",
+            names.join(", ")
+        ));
         let Some(name) = typed.next_line()? else {
             break;
         };

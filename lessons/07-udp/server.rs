@@ -93,13 +93,15 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 /// Receives one datagram into `buf` and traces the call.
 fn receive(socket: &UdpSocket, buf: &mut [u8], out: Out) -> anyhow::Result<(usize, SocketAddr)> {
     let (n, peer) = socket.recv_from(buf).context("receiving a datagram")?;
-    out.trace(format!(
-        "recv_from(buf of {}) -> {} from {peer} {}",
-        buf.len(),
-        plural(n, "byte"),
-        preview(&buf[..n])
-    )
-    .trim_end());
+    out.trace(
+        format!(
+            "recv_from(buf of {}) -> {} from {peer} {}",
+            buf.len(),
+            plural(n, "byte"),
+            preview(&buf[..n])
+        )
+        .trim_end(),
+    );
     Ok((n, peer))
 }
 
@@ -124,13 +126,15 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
         // The reply needs the address: there is no connection that remembers it for us.
         let reply = msg.to_ascii_uppercase();
         match socket.send_to(&reply, peer) {
-            Ok(sent) => out.trace(format!(
-                "send_to({}, {peer}) -> {} {}",
-                plural(reply.len(), "byte"),
-                plural(sent, "byte"),
-                preview(&reply)
-            )
-            .trim_end()),
+            Ok(sent) => out.trace(
+                format!(
+                    "send_to({}, {peer}) -> {} {}",
+                    plural(reply.len(), "byte"),
+                    plural(sent, "byte"),
+                    preview(&reply)
+                )
+                .trim_end(),
+            ),
             // A failed reply concerns this one peer; the server goes on with the next datagram.
             Err(e) => out.line(format!("could not reply to {peer}: {e}")),
         }
