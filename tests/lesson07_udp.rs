@@ -8,6 +8,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
 use std::sync::mpsc;
 
+use wait_timeout::ChildExt;
+
 const SERVER: &str = "lesson07-server";
 const CLIENT: &str = "lesson07-client";
 const QQ_SERVER: &str = "lesson07-qq-server";
@@ -184,6 +186,10 @@ fn a_burst_into_a_busy_receiver_loses_datagrams() {
     let text = regex::Regex::new(r"received \d+ datagrams \(\d+ bytes\)")
         .expect("valid regex")
         .replace(&text, "received [count] datagrams ([bytes] bytes)");
+    // The default buffer size is the system's choice (net.core.rmem_default).
+    let text = regex::Regex::new(r"receive buffer: \d+ bytes")
+        .expect("valid regex")
+        .replace(&text, "receive buffer: [bytes] bytes");
     assert_transcript("lesson07_loss", &text);
 }
 
@@ -340,7 +346,16 @@ fn the_two_thread_chat_prints_what_arrives_while_it_sends_what_is_typed() {
     while let Ok(line) = rx.recv_timeout(LIMIT) {
         a_lines.push(line);
     }
-    let status = a.wait().expect("chat A exits");
+    let status = match a.wait_timeout(LIMIT).expect("waiting for chat A") {
+        Some(status) => status,
+        None => {
+            let _ = a.kill();
+            panic!(
+                "chat A did not exit within {LIMIT:?}:\n{}",
+                a_lines.join("\n")
+            );
+        }
+    };
     let mut a_err = String::new();
     let _ = a_stderr.read_to_string(&mut a_err);
     let a = Run {

@@ -86,9 +86,13 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 break;
             };
             received += 1;
+            // Remember who wrote first, before printing: once the message is on the screen,
+            // an answer may be typed at once, and it must know where to go.
+            learned
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(from);
             out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
-            let mut peer = learned.lock().unwrap_or_else(PoisonError::into_inner);
-            peer.get_or_insert(from);
         }
         received
     });

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use socket2::SockRef;
 use socket_lab::errors::bind_error;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
@@ -63,6 +64,10 @@ struct Args {
     #[arg(long, value_name = "MS", default_value_t = 500)]
     busy_ms: u64,
 
+    /// Loss: ask for this receive buffer size (SO_RCVBUF) instead of the system's default.
+    #[arg(long, value_name = "BYTES")]
+    rcvbuf: Option<usize>,
+
     #[command(flatten)]
     style: Style,
 }
@@ -86,7 +91,12 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         Case::Echo => echo(&socket, args.max_datagrams, out),
         Case::Boundaries => boundaries(&socket, out),
         Case::Truncation => truncation(&socket, out),
-        Case::Loss => loss(&socket, Duration::from_millis(args.busy_ms), out),
+        Case::Loss => loss(
+            &socket,
+            Duration::from_millis(args.busy_ms),
+            args.rcvbuf,
+            out,
+        ),
     }
 }
 
@@ -194,12 +204,20 @@ fn truncation(socket: &UdpSocket, out: Out) -> anyhow::Result<()> {
 // ANCHOR_END: truncation
 
 // ANCHOR: loss
-fn loss(socket: &UdpSocket, busy: Duration, out: Out) -> anyhow::Result<()> {
+fn loss(socket: &UdpSocket, busy: Duration, rcvbuf: Option<usize>, out: Out) -> anyhow::Result<()> {
+    // The receive buffer is where datagrams wait until we read them. std::net cannot
+    // show or set its size; socket2 can (Linux doubles the value asked, for bookkeeping).
+    let sock = SockRef::from(socket);
+    if let Some(size) = rcvbuf {
+        sock.set_recv_buffer_size(size)
+            .context("setting SO_RCVBUF")?;
+    }
+    let size = sock.recv_buffer_size().context("reading SO_RCVBUF")?;
     socket
         .peek_from(&mut [0u8; 1])
         .context("waiting for the burst")?;
     out.line(format!(
-        "the burst has started; busy for {} ms, not reading",
+        "the burst has started; busy for {} ms, not reading (receive buffer: {size} bytes)",
         busy.as_millis()
     ));
     // Busy on purpose, like a server doing other work: the datagrams pile up in the
