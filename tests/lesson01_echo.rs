@@ -97,15 +97,6 @@ fn address_in_use_says_who_holds_it_and_how_to_choose_another_port() {
 }
 
 #[test]
-fn help_explains_every_option() {
-    for bin in [SERVER, CLIENT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
-    }
-}
-
-#[test]
 fn a_bad_option_is_a_usage_error_with_exit_code_2() {
     let run = run(SERVER, &["--port", "70000"], None);
     run.assert_code(2);

@@ -1,6 +1,9 @@
 //! The shape of the lab: every lesson folder has its binaries, its chapter, its place in the
 //! book's summary and in the lab tour, and its test file; the book includes only what exists.
 
+mod common;
+use common::bins;
+
 use std::fs;
 use std::path::Path;
 
@@ -20,27 +23,6 @@ fn lesson_slugs() -> Vec<String> {
         .collect();
     slugs.sort();
     slugs
-}
-
-/// The `[[bin]]` entries of Cargo.toml as (name, path).
-fn bins() -> Vec<(String, String)> {
-    let manifest = read("Cargo.toml");
-    let mut bins = Vec::new();
-    for block in manifest.split("[[bin]]").skip(1) {
-        let field = |key: &str| {
-            block.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix(key)?
-                    .trim()
-                    .strip_prefix('=')
-                    .map(|v| v.trim().trim_matches('"').to_string())
-            })
-        };
-        if let (Some(name), Some(path)) = (field("name"), field("path")) {
-            bins.push((name, path));
-        }
-    }
-    bins
 }
 
 #[test]

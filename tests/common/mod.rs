@@ -323,3 +323,24 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
+
+/// The `[[bin]]` entries of Cargo.toml as (name, path).
+pub fn bins() -> Vec<(String, String)> {
+    let manifest = std::fs::read_to_string("Cargo.toml").expect("Cargo.toml");
+    let mut bins = Vec::new();
+    for block in manifest.split("[[bin]]").skip(1) {
+        let field = |key: &str| {
+            block.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+        };
+        if let (Some(name), Some(path)) = (field("name"), field("path")) {
+            bins.push((name, path));
+        }
+    }
+    bins
+}
