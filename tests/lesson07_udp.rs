@@ -426,12 +426,3 @@ fn lab_demo_07_runs_the_udp_echo_and_the_dead_port_cases_and_ends_by_itself() {
         );
     }
 }
-
-#[test]
-fn help_explains_every_option() {
-    for bin in [SERVER, CLIENT, QQ_SERVER, QQ_CLIENT, CHAT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
-    }
-}
