@@ -426,3 +426,46 @@ fn lab_demo_07_runs_the_udp_echo_and_the_dead_port_cases_and_ends_by_itself() {
         );
     }
 }
+
+#[test]
+fn a_python_udp_peer_gets_its_reply_from_the_server() {
+    // Any UDP peer will do: sendto the server, recvfrom the reply. Skipped without python3.
+    let Ok(probe) = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    };
+    assert!(probe.status.success());
+    let server = start_server(SERVER, &["--max-datagrams", "1"]);
+    let script = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.settimeout(10)\n\
+         s.sendto(b'hello from python', ('127.0.0.1', {}))\n\
+         data, addr = s.recvfrom(1024)\n\
+         print(data.decode('utf-8'))\n",
+        server.port
+    );
+    let python = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("run python3");
+    assert!(
+        python.status.success(),
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout),
+        "HELLO FROM PYTHON\n"
+    );
+    let server = server.finish();
+    server.assert_code(0);
+    assert!(
+        server.stdout.contains(": hello from python"),
+        "{}",
+        server.stdout
+    );
+}
