@@ -3,7 +3,8 @@
 //! Each line you type is sent as one datagram to the server's address; the reply is printed.
 //! Nothing connects first, so nothing fails when no server is running: the datagram is just
 //! lost, and the client reports that no reply came within `--timeout-ms` instead of waiting
-//! forever. An empty line is sent too: in UDP an empty datagram is a real message.
+//! forever. An empty line is sent too: in UDP an empty datagram is a real message. `exit`,
+//! `quit` or the end of input (Ctrl-D) ends the client.
 //!
 //! Start the server first:   cargo run --bin lesson07-server
 //! Then:                     cargo run --bin lesson07-client
