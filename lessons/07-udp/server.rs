@@ -227,7 +227,7 @@ fn loss(socket: &UdpSocket, busy: Duration, rcvbuf: Option<usize>, out: Out) -> 
 
     // Now read everything that is left, until nothing more comes for 200 ms.
     socket.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut buf = [0u8; 2048];
+    let mut buf = vec![0u8; 65536]; // room for the biggest datagram: nothing is cut here
     let mut received = 0usize;
     let mut bytes = 0usize;
     loop {
