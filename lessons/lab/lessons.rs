@@ -75,4 +75,34 @@ pub const LESSONS: &[Lesson] = &[
             ],
         },
     },
+    Lesson {
+        number: "07",
+        slug: "07-udp",
+        title: "UDP",
+        shows:
+            "datagrams: no connection, boundaries kept, truncation, loss, ICMP errors; two chats",
+        terminal1: "cargo run --bin lesson07-server",
+        terminal2: "cargo run --bin lesson07-client",
+        demo: Demo {
+            server: "lesson07-server",
+            server_args: &["--max-datagrams", "2"],
+            clients: &[
+                Client {
+                    bin: "lesson07-client",
+                    args: &[],
+                    stdin: "hello\nhow are you?\n",
+                },
+                Client {
+                    bin: "lesson07-client",
+                    args: &["--case", "connected-refused"],
+                    stdin: "",
+                },
+                Client {
+                    bin: "lesson07-client",
+                    args: &["--case", "unconnected-timeout", "--timeout-ms", "500"],
+                    stdin: "",
+                },
+            ],
+        },
+    },
 ];
