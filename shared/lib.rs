@@ -5,6 +5,7 @@
 //! already taught. The socket calls a chapter talks about stay in that lesson's own files.
 
 pub mod cli;
+pub mod commands;
 pub mod errors;
 pub mod framing;
 pub mod input;
