@@ -258,7 +258,12 @@ pub fn write_frame(
 ) -> anyhow::Result<()> {
     let frame = encode(body, order, max)?;
     conn.write_all(&frame)?;
-    out.trace_write(&frame);
+    out.trace(format!(
+        "write_all({}) = header {} + body {}",
+        plural(frame.len(), "byte"),
+        crate::out::preview(&frame[..HEADER_LEN]),
+        crate::out::preview(body)
+    ));
     Ok(())
 }
 
