@@ -388,11 +388,9 @@ fn the_rust_client_in_classic_mode_works_against_the_courses_python_server() {
     // The course's struct server, framing unchanged (struct.pack('i', total_size), then the
     // data). The one change: instead of running the command in a shell, it replies with a
     // stand-in (the command repeated 300 times), so nothing here runs a shell.
-    let script = format!(
-        r#"
+    let script = r#"
 import socket
 import struct
-import sys
 phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 phone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 phone.bind(('127.0.0.1', 0))
@@ -412,10 +410,9 @@ while 1:
     conn.send(error_msg)
 conn.close()
 phone.close()
-"#
-    );
+"#;
     let mut python = std::process::Command::new("python3")
-        .args(["-c", &script])
+        .args(["-c", script])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start python3");
