@@ -166,6 +166,45 @@ fn report(title: &str, (t1, t2, _): (f64, f64, usize)) {
     );
 }
 
+/// The course's way of sending a framed reply: `send(header)`, then `send(data)`, as two
+/// writes. Against a client that only reads, Nagle's algorithm holds the data back until the
+/// header is acknowledged, and the client delays that acknowledgement. Returns seconds per
+/// command (median of `count`, the first one skipped).
+fn two_writes(count: usize, out: &Out) -> f64 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut buf = Vec::new();
+        let quiet = Out::new(
+            Side::Server,
+            &Style {
+                color: ColorWhen::Never,
+                trace: false,
+            },
+        );
+        while let Ok(Some(_)) = read_frame(&mut conn, &mut buf, ByteOrder::Network, 1024, &quiet) {
+            let body = [b'x'; 100];
+            let header = (body.len() as u32).to_be_bytes();
+            conn.write_all(&header).expect("header");
+            conn.write_all(&body).expect("body");
+        }
+    });
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut buf = Vec::new();
+    let mut times = Vec::new();
+    for _ in 0..=count {
+        let start = Instant::now();
+        framed(&mut conn, &mut buf, "x", out);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    drop(conn);
+    let _ = server.join();
+    let mut times = times.split_off(1);
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 fn main() {
     let out = Out::new(
         Side::Client,
@@ -189,5 +228,11 @@ fn main() {
     report(
         "`seq 10` through a relay adding 1 ms each way (a 2 ms round trip), best of 4 blocks of 50:",
         m,
+    );
+    let t = two_writes(20, &out);
+    println!(
+        "header and body sent as TWO writes (the course's send(header); send(data)), median of 20:\n  \
+         {:.1} ms per command (one write: see the first line)",
+        t * 1e3
     );
 }

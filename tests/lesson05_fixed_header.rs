@@ -606,3 +606,58 @@ fn classic_and_a_byte_order_cannot_be_combined() {
     run.assert_code(2);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }
+
+#[test]
+fn the_courses_python_client_spins_forever_on_a_reply_cut_short() {
+    // What "never a hang" protects against. The course's receive loop,
+    // `while recv_size < total_size: recv_data = phone.recv(1024) ...`, never checks for b''.
+    // When the server closes after 3 of 10 announced bytes, every recv returns b'' at once and
+    // recv_size never moves: the loop would spin forever. We let it go round 1000 times.
+    let Some(()) = python3() else { return };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let fake = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut cmd = [0u8; 5];
+        conn.read_exact(&mut cmd).expect("command");
+        conn.write_all(b"\x0a\x00\x00\x001\n2").expect("reply");
+    });
+    let script = format!(
+        r#"
+import socket
+import struct
+phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+phone.connect(('127.0.0.1', {port}))
+phone.send('seq 9'.encode('utf-8'))
+header = phone.recv(4)
+total_size = struct.unpack('i', header)[0]
+recv_size = 0
+res = b''
+rounds = 0
+while recv_size < total_size:
+    recv_data = phone.recv(1024)
+    res += recv_data
+    recv_size += len(recv_data)
+    rounds += 1
+    if rounds == 1000:
+        break
+print(total_size, recv_size, rounds)
+"#
+    );
+    let printed = run_python(&script);
+    fake.join().expect("fake server");
+    assert_eq!(printed.trim(), "10 3 1000");
+}
+
+#[test]
+fn demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
+    let demo = run("lab", &["demo", "05"], None);
+    demo.assert_code(0);
+    for expected in [
+        "client │ … and 997 more lines (3893 bytes in all)",
+        "frame length 83886080 (header [05 00 00 00]) is over the maximum",
+        "demo finished (server exit code 0)",
+    ] {
+        assert!(demo.stdout.contains(expected), "{}", demo.stdout);
+    }
+}
