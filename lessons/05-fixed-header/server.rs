@@ -119,11 +119,14 @@ fn run_command(request: &[u8], policy: &Policy, max_frame: u32, out: Out) -> Vec
     out.line(format!("command: {command}"));
     let reply = execute(&command, policy);
     if reply.len() > max_frame as usize {
-        return format!(
+        let mut note = format!(
             "error: the reply ({}) is over the maximum frame of {max_frame} bytes\n",
             plural(reply.len(), "byte")
         )
         .into_bytes();
+        // With a tiny maximum even this note does not fit: send what fits.
+        note.truncate(max_frame as usize);
+        return note;
     }
     reply
 }
