@@ -661,3 +661,32 @@ fn demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
         assert!(demo.stdout.contains(expected), "{}", demo.stdout);
     }
 }
+
+#[test]
+fn a_reply_over_the_maximum_becomes_a_short_error_reply() {
+    let server = start_server(SERVER, &["--max-frame", "100", "--max-clients", "1"]);
+    let client = run_client(CLIENT, &server, &[], Some("text 500\nseq 2\n"));
+    server.finish().assert_code(0);
+    client.assert_code(0);
+    assert_eq!(
+        reply_lines(&client),
+        [
+            "error: the reply (500 bytes) is over the maximum frame of 100 bytes",
+            "1",
+            "2"
+        ]
+    );
+}
+
+#[test]
+fn the_client_will_not_send_a_command_over_its_maximum() {
+    let server = start_server(SERVER, &["--max-clients", "1"]);
+    let client = run_client(CLIENT, &server, &["--max-frame", "4"], Some("seq 10\n"));
+    server.finish().assert_code(0);
+    client.assert_code(1);
+    assert_eq!(
+        client.stderr.trim(),
+        "error: sending the command: cannot send 6 bytes: the maximum frame is 4 bytes \
+         (raise --max-frame)"
+    );
+}
