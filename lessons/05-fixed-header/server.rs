@@ -6,7 +6,7 @@
 //! bug), and a length that makes no sense is refused before a single byte is allocated.
 //!
 //! Run it:   cargo run --bin lesson05-server
-//! Then, in a second terminal:   cargo run --bin lesson05-client   (type `seq 1000`, then `pwd`)
+//! Then, in a second terminal:   cargo run --bin lesson05-client   (type `seq 1000`, then `seq 3`)
 //!
 //! Look for: with `--trace`, the 4 header bytes in hex before each reply. Try the modes:
 //! `--byte-order native` (the Python course's `struct.pack('i', n)`), `--classic` (exactly the
