@@ -377,9 +377,23 @@ phone.close()
 "#,
         port = server.port
     );
+    let port = server.port;
     let printed = run_python(&script);
-    server.finish().assert_code(0);
+    let server = server.finish();
+    server.assert_code(0);
     assert_eq!(printed, format!("{}{}", seq(1000), seq(3)));
+    assert!(
+        server
+            .stdout
+            .contains("replied with 3893 bytes (header [35 0f 00 00])"),
+        "{}",
+        server.stdout
+    );
+    // The server's side of it (what Python printed is checked above, byte for byte).
+    assert_transcript(
+        "lesson05_classic_python",
+        &session_transcript(&server, port, SERVER, &[]),
+    );
 }
 
 #[test]
