@@ -76,6 +76,31 @@ pub const LESSONS: &[Lesson] = &[
         },
     },
     Lesson {
+        number: "05",
+        slug: "05-fixed-header",
+        title: "Fixed-length header",
+        shows:
+            "a 4-byte length before every message: whole replies however long, bad lengths refused",
+        terminal1: "cargo run --bin lesson05-server",
+        terminal2: "cargo run --bin lesson05-client",
+        demo: Demo {
+            server: "lesson05-server",
+            server_args: &["--max-clients", "2"],
+            clients: &[
+                Client {
+                    bin: "lesson05-client",
+                    args: &["--head", "3"],
+                    stdin: "seq 1000\nseq 3\n",
+                },
+                Client {
+                    bin: "lesson05-client",
+                    args: &["--byte-order", "native"],
+                    stdin: "seq 3\n",
+                },
+            ],
+        },
+    },
+    Lesson {
         number: "07",
         slug: "07-udp",
         title: "UDP",
