@@ -209,21 +209,21 @@ fn seq(args: &[&str]) -> Vec<u8> {
     }
 }
 
-/// `text N`: exactly N bytes, in lines of 64 (63 letters and a newline), so a reader can see
-/// where a cut fell.
+/// `text N`: exactly N bytes, in numbered lines of 64 bytes (`00001 abc…xyzabc…\n`), so a
+/// reader can see where a cut fell: 1024 bytes are lines 00001 to 00016.
 fn text(args: &[&str]) -> Vec<u8> {
     match number_arg(args, "text N", MAX_REPLY as u64) {
         Ok(n) => {
-            const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
-            (0..n as usize)
-                .map(|i| {
-                    if i % 64 == 63 {
-                        b'\n'
-                    } else {
-                        LETTERS[(i / 64 + i % 64) % LETTERS.len()]
-                    }
-                })
-                .collect()
+            let n = n as usize;
+            let letters = "abcdefghijklmnopqrstuvwxyz".repeat(3);
+            let mut out = String::with_capacity(n + 64);
+            let mut line = 1;
+            while out.len() < n {
+                out.push_str(&format!("{line:05} {}\n", &letters[..57]));
+                line += 1;
+            }
+            out.truncate(n);
+            out.into_bytes()
         }
         Err(reply) => reply,
     }
@@ -385,11 +385,10 @@ mod tests {
     fn text_gives_exactly_n_bytes_of_lines() {
         let t = run("text 130");
         assert_eq!(t.len(), 130);
-        assert_eq!(
-            &t[..64],
-            format!("{}\n", &"abcdefghijklmnopqrstuvwxyz".repeat(3)[..63])
-        );
-        assert!(t[64..].starts_with("bcdefg"));
+        let letters = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcde";
+        assert_eq!(t, format!("00001 {letters}\n00002 {letters}\n00"));
+        let t = run("text 1024");
+        assert!(t.ends_with(&format!("00016 {letters}\n")), "{t}");
         assert_eq!(run("text 1048576").len(), MAX_REPLY);
         assert_eq!(
             run("text 1048577"),

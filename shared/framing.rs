@@ -111,6 +111,7 @@ impl fmt::Display for FrameError {
 
 impl std::error::Error for FrameError {}
 
+// ANCHOR: decode
 /// Decodes the frame at the start of `buf`, refusing any length over `max`.
 ///
 /// Pure and total: any bytes give `Ok(Frame)`, `Ok(NeedMore)` or `Err(TooLong)`, never a panic.
@@ -140,6 +141,7 @@ pub fn decode(buf: &[u8], order: ByteOrder, max: u32) -> Result<Decoded<'_>, Fra
         }),
     }
 }
+// ANCHOR_END: decode
 
 /// What leftover bytes mean when the peer has closed: nothing (`Ok`), or a frame cut short.
 pub fn check_eof(buf: &[u8], order: ByteOrder, max: u32) -> Result<(), FrameError> {
@@ -258,7 +260,12 @@ pub fn write_frame(
 ) -> anyhow::Result<()> {
     let frame = encode(body, order, max)?;
     conn.write_all(&frame)?;
-    out.trace_write(&frame);
+    out.trace(format!(
+        "write_all({}) = header {} + body {}",
+        plural(frame.len(), "byte"),
+        crate::out::preview(&frame[..HEADER_LEN]),
+        crate::out::preview(body)
+    ));
     Ok(())
 }
 

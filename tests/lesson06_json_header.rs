@@ -663,12 +663,3 @@ fn our_client_speaks_the_classic_protocol_too() {
     client.assert_code(0);
     assert_eq!(client.stdout.lines().last(), Some("classic"));
 }
-
-#[test]
-fn help_explains_every_option() {
-    for bin in [SERVER, CLIENT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
-    }
-}
