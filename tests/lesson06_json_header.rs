@@ -663,3 +663,17 @@ fn our_client_speaks_the_classic_protocol_too() {
     client.assert_code(0);
     assert_eq!(client.stdout.lines().last(), Some("classic"));
 }
+
+#[test]
+fn the_lab_demo_puts_gets_and_runs_and_ends_by_itself() {
+    let demo = run("lab", &["demo", "06"], None);
+    demo.assert_code(0);
+    for expected in [
+        "client │ server: stored Cargo.toml (",
+        "client │ saved Cargo.toml (",
+        "client │ 3",
+        "server │ served 3 clients, stopping",
+    ] {
+        assert!(demo.stdout.contains(expected), "{expected}\n{}", demo.stdout);
+    }
+}

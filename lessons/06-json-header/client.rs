@@ -16,11 +16,11 @@ mod wire;
 
 use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
 use socket_lab::errors::connect_error;
 use socket_lab::framing::ByteOrder;
@@ -35,53 +35,74 @@ const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
 
 /// Lesson 06: put and get files, or run commands, on lesson06-server.
 #[derive(Parser)]
-#[command(name = "lesson06-client", version)]
+#[command(
+    name = "lesson06-client",
+    version,
+    after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt --out downloads\n  echo 'seq 3' | lesson06-client run"
+)]
 struct Args {
-    #[command(subcommand)]
-    command: Command,
+    /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send each
+    /// line of stdin as a command and print its output.
+    #[arg(value_enum)]
+    action: Action,
+
+    /// The file to send (put) or the name to fetch (get).
+    #[arg(value_name = "FILE|NAME")]
+    target: Option<String>,
+
+    /// With get: the directory to save the file in (created if missing).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
 
     /// The server's address.
-    #[arg(long, global = true, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1")]
     host: String,
 
     /// The server's port.
-    #[arg(long, global = true, default_value_t = 9006)]
+    #[arg(long, default_value_t = 9006)]
     port: u16,
 
     /// Byte order of the 4-byte header length: network (big-endian) or native
     /// (Python's struct.pack('i', n) on this machine). Both sides must agree.
-    #[arg(long, global = true, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
+    #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// With `run`: the course's protocol (commands unframed, replies with a native-order length).
-    #[arg(long, global = true)]
+    /// With run: the course's protocol (commands unframed, replies with a native-order length).
+    #[arg(long)]
     classic: bool,
 
     /// The largest reply header accepted, in bytes.
-    #[arg(long, global = true, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
     max_header: u32,
 
     #[command(flatten)]
     style: Style,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Send FILE; the server stores it under the file's own name.
-    Put { file: PathBuf },
-    /// Fetch the file NAME from the server.
-    Get {
-        name: String,
-        /// The directory to save it in.
-        #[arg(long, value_name = "DIR", default_value = ".")]
-        out: PathBuf,
-    },
-    /// Send each line of stdin as a command and print its output.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Action {
+    Put,
+    Get,
     Run,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.action != Action::Run && args.target.is_none() {
+        let what = if args.action == Action::Put {
+            "FILE"
+        } else {
+            "NAME"
+        };
+        Args::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!(
+                    "put and get need a {what}: lesson06-client put FILE, lesson06-client get NAME"
+                ),
+            )
+            .exit();
+    }
     let out = Out::new(Side::Client, &args.style);
     socket_lab::exit_code(talk(&args, out))
 }
@@ -89,8 +110,9 @@ fn main() -> ExitCode {
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     // Check what we can before connecting: a file that cannot be sent is no business of
     // the server's.
-    let put = match &args.command {
-        Command::Put { file } => Some(prepare_put(file)?),
+    let target = args.target.clone().unwrap_or_default();
+    let put = match args.action {
+        Action::Put => Some(prepare_put(Path::new(&target))?),
         _ => None,
     };
     let addr = format!("{}:{}", args.host, args.port);
@@ -108,19 +130,19 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         max_header: args.max_header,
         out,
     };
-    match (&args.command, put) {
-        (Command::Put { file }, Some((name, total, sha256))) => {
-            session.put(file, &name, total, &sha256)
+    match (args.action, put) {
+        (Action::Put, Some((name, total, sha256))) => {
+            session.put(Path::new(&target), &name, total, &sha256)
         }
-        (Command::Get { name, out: dir }, _) => session.get(name, dir),
-        (Command::Run, _) => session.run(args.classic),
-        (Command::Put { .. }, None) => unreachable!("prepared above"),
+        (Action::Get, _) => session.get(&target, &args.out),
+        (Action::Run, _) => session.run(args.classic),
+        (Action::Put, None) => unreachable!("prepared above"),
     }
 }
 
 /// The name, size and sha256 of a file to send. The sha256 needs one pass over the file
 /// before sending: the header, which goes first, carries it.
-fn prepare_put(file: &PathBuf) -> anyhow::Result<(String, u64, String)> {
+fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -144,7 +166,7 @@ struct Session {
 
 impl Session {
     // ANCHOR: put
-    fn put(&mut self, file: &PathBuf, name: &str, total: u64, sha256: &str) -> anyhow::Result<()> {
+    fn put(&mut self, file: &Path, name: &str, total: u64, sha256: &str) -> anyhow::Result<()> {
         let request = Request::Put {
             file_name: name.to_string(),
             total_size: total,
@@ -179,7 +201,7 @@ impl Session {
     // ANCHOR_END: put
 
     // ANCHOR: get
-    fn get(&mut self, name: &str, dir: &PathBuf) -> anyhow::Result<()> {
+    fn get(&mut self, name: &str, dir: &Path) -> anyhow::Result<()> {
         let request = Request::Get {
             file_name: name.to_string(),
         };
