@@ -674,6 +674,10 @@ fn the_lab_demo_puts_gets_and_runs_and_ends_by_itself() {
         "client │ 3",
         "server │ served 3 clients, stopping",
     ] {
-        assert!(demo.stdout.contains(expected), "{expected}\n{}", demo.stdout);
+        assert!(
+            demo.stdout.contains(expected),
+            "{expected}\n{}",
+            demo.stdout
+        );
     }
 }
