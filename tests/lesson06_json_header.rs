@@ -681,3 +681,44 @@ fn the_lab_demo_puts_gets_and_runs_and_ends_by_itself() {
         );
     }
 }
+
+#[test]
+fn a_progress_line_is_drawn_only_on_a_terminal() {
+    // `script` runs the client in a pseudo-terminal, as a person would. Skipped without it.
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: script (util-linux) is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let server = lab.server(&["--max-clients", "1"]);
+    let file = lab.local_file("big.bin", &vec![1u8; 3 * 1024 * 1024]);
+    let client = format!(
+        "{} put {file} --port {} --color never",
+        bin_path(CLIENT).display(),
+        server.port
+    );
+    let on_terminal = std::process::Command::new("script")
+        .args(["-qec", &client, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    server.finish().assert_code(0);
+    let text = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(on_terminal.status.success(), "{text}");
+    // Redrawn in place with \r, up to 100%, then a newline.
+    assert!(
+        text.contains("\rbig.bin:  33% (1.0 of 3.0 MiB)"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\rbig.bin: 100% (3.0 of 3.0 MiB)\r\n"),
+        "{text:?}"
+    );
+    // The same transfer with stderr not a terminal draws nothing (see
+    // a_file_of_many_chunks_arrives_byte_for_byte).
+}
