@@ -130,13 +130,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         max_header: args.max_header,
         out,
     };
+    // `put` is prepared (Some) exactly when the action is put.
     match (args.action, put) {
-        (Action::Put, Some((name, total, sha256))) => {
-            session.put(Path::new(&target), &name, total, &sha256)
-        }
-        (Action::Get, _) => session.get(&target, &args.out),
-        (Action::Run, _) => session.run(args.classic),
-        (Action::Put, None) => unreachable!("prepared above"),
+        (_, Some((name, total, sha256))) => session.put(Path::new(&target), &name, total, &sha256),
+        (Action::Get, None) => session.get(&target, &args.out),
+        (_, None) => session.run(args.classic),
     }
 }
 
