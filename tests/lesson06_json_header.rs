@@ -722,3 +722,35 @@ fn a_progress_line_is_drawn_only_on_a_terminal() {
     // The same transfer with stderr not a terminal draws nothing (see
     // a_file_of_many_chunks_arrives_byte_for_byte).
 }
+
+#[test]
+fn the_client_keeps_nothing_when_a_download_is_cut_short() {
+    // A fake server that announces 1000 bytes, sends 10 and hangs up.
+    let lab = Lab::new();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let fake = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut len = [0u8; 4];
+        conn.read_exact(&mut len).expect("length");
+        let mut header = vec![0u8; u32::from_be_bytes(len) as usize];
+        conn.read_exact(&mut header).expect("header");
+        let reply = format!(
+            r#"{{"status":"ok","file_name":"a.txt","total_size":1000,"sha256":"{HELLO_SHA256}"}}"#
+        );
+        conn.write_all(&frame(&reply, &[7u8; 10])).expect("reply");
+    });
+    let out = lab.local().to_string_lossy().into_owned();
+    let client = run(
+        CLIENT,
+        &["get", "a.txt", "--out", &out, "--port", &port.to_string()],
+        None,
+    );
+    fake.join().expect("the fake server");
+    client.assert_code(1);
+    assert_eq!(
+        client.stderr.trim(),
+        "error: the body is shorter than total_size: the data ended after 10 of 1000 bytes"
+    );
+    assert_eq!(Lab::names(&lab.local()), Vec::<String>::new());
+}
