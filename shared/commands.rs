@@ -44,7 +44,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ),
     (
         "text N",
-        "exactly N bytes of text, 64-byte lines (N up to 1048576)",
+        "exactly N bytes of text, in numbered 64-byte lines (N up to 1048576)",
     ),
 ];
 

@@ -197,7 +197,7 @@ fn reset(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR: reset
     // We send 32 bytes; the client reads only some of them, sends its last words and closes
     // (or sets SO_LINGER 0 and closes). Either way its system answers with a reset (RST).
-    conn.write_all(b"this message is not read in full")?;
+    show_write(&mut conn, b"this message is not read in full", out)?;
     show_read(&mut conn, 1024, out)?; // what arrived before the reset is delivered first
     let _ = show_read(&mut conn, 1024, out); // then the reset: ECONNRESET, once
     show_read(&mut conn, 1024, out)?; // then 0 bytes, as after a close
@@ -208,7 +208,7 @@ fn reset(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
 }
 
 fn write_reset(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
-    conn.write_all(b"this message is not read in full")?;
+    show_write(&mut conn, b"this message is not read in full", out)?;
     // ANCHOR: write_reset
     show_read(&mut conn, 1024, out)?; // the client's last words
                                       // The client closes right after its last words; its reset is on the way. This case is
