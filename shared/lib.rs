@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod errors;
+pub mod framing;
 pub mod input;
 pub mod out;
 
