@@ -158,10 +158,20 @@ fn a_nonblocking_read_with_nothing_to_read_fails_at_once_with_wouldblock() {
     let (server, client, port) = run_case("nonblocking");
     let results = server_results(&server);
     assert_eq!(results[0], "read(1024) -> error WouldBlock (EAGAIN)");
-    assert_eq!(results[1], "the read returned at once, without waiting");
+    let micros = number_after(&server.stdout, "the read returned after ");
+    // At once: no timeout, no waiting for the client (a loaded machine may add a little).
+    assert!(micros < 1_000_000, "the non-blocking read took {micros} µs");
     assert!(server
         .stdout
         .contains(r#"read(1024) -> 9 bytes "here I am""#));
+    let redacted = regex::Regex::new(r"after \d+ µs")
+        .unwrap()
+        .replace(&server.stdout, "after [n] µs")
+        .into_owned();
+    let server = Run {
+        stdout: redacted,
+        ..server
+    };
     snapshot("lesson03_nonblocking", &server, &client, port);
 }
 
@@ -178,7 +188,9 @@ fn number_after(text: &str, prefix: &str) -> usize {
 fn a_nonblocking_write_to_a_full_buffer_takes_part_and_loses_nothing() {
     let (server, client, port) = run_case("full-buffer");
     let offered = 64 * 1024 * 1024;
-    let taken = number_after(&server.stdout, &format!("write({offered} bytes) -> "));
+    let first = number_after(&server.stdout, &format!("write({offered} bytes) -> "));
+    let taken = number_after(&server.stdout, "taken in all: ");
+    assert!(first <= taken, "{first} then {taken} in all");
     let received = number_after(&client.stdout, "received ");
     let sndbuf = number_after(&server.stdout, "SO_SNDBUF ");
     let rcvbuf = number_after(&server.stdout, "SO_RCVBUF ");
@@ -196,12 +208,12 @@ fn a_nonblocking_write_to_a_full_buffer_takes_part_and_loses_nothing() {
         server.stdout
     );
     assert_eq!(received, taken, "the client received what write took");
-    let numbers = regex::Regex::new(r"(SO_SNDBUF|SO_RCVBUF|->|received) \d+ bytes").unwrap();
+    let numbers =
+        regex::Regex::new(r"(SO_SNDBUF|SO_RCVBUF|->|received|all:|other) \d+ (bytes|were)")
+            .unwrap();
     let redact = |run: &Run| Run {
         shown: run.shown.clone(),
-        stdout: numbers
-            .replace_all(&run.stdout, "$1 [n] bytes")
-            .into_owned(),
+        stdout: numbers.replace_all(&run.stdout, "$1 [n] $2").into_owned(),
         stderr: run.stderr.clone(),
         code: run.code,
     };

@@ -94,10 +94,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             // ANCHOR: reset
             // Read only 4 of the 32 bytes the server sent: 28 stay unread in our receive buffer.
             read_once(&mut conn, 4, out)?;
-            send(&mut conn, b"last words", out)?;
             // Closing with unread data: the system cannot deliver those bytes to anyone, so
             // instead of an orderly close (FIN) it resets the connection (RST).
-            out.line("closing with 28 bytes unread: the system sends a reset");
+            out.line("sending last words, then closing with 28 bytes unread: a reset");
+            conn.write_all(b"last words").context("sending")?;
             drop(conn);
             // ANCHOR_END: reset
             Ok(())
@@ -105,10 +105,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         Case::Linger => {
             // ANCHOR: linger
             read_once(&mut conn, 1024, out)?; // everything: nothing is left unread
-            send(&mut conn, b"last words", out)?;
-            // SO_LINGER with a zero timeout: close() throws the connection away with a reset.
+                                              // SO_LINGER with a zero timeout: close() throws the connection away with a reset.
             SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
-            out.line("closing with SO_LINGER 0: the system sends a reset");
+            out.line("sending last words, then closing with SO_LINGER 0: a reset");
+            conn.write_all(b"last words").context("sending")?;
             drop(conn);
             // ANCHOR_END: linger
             Ok(())
