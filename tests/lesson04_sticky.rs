@@ -97,6 +97,7 @@ fn the_buffers_are_much_bigger_than_8k() {
     assert!(sndbuf > 8 * 1024, "SO_SNDBUF is {sndbuf}");
 }
 
+// ANCHOR: no_wait
 #[test]
 fn without_the_wait_every_byte_arrives_in_order_only_the_boundaries_vary() {
     // Never snapshotted: one read or two changes from run to run. What never changes: the
@@ -133,6 +134,7 @@ fn without_the_wait_every_byte_arrives_in_order_only_the_boundaries_vary() {
     assert_eq!(connections, clients);
     assert_eq!(joined, "|helloworld".repeat(clients), "{}", server.stdout);
 }
+// ANCHOR_END: no_wait
 
 #[test]
 fn a_long_reply_spills_into_the_next_commands_reply() {
