@@ -246,3 +246,18 @@ fn server_and_client_must_agree_on_a_case_given_by_name() {
 fn run_no_such_case() -> Run {
     run(CLIENT, &["--case", "sticky"], None)
 }
+
+#[test]
+fn lab_demo_03_runs_the_partial_case() {
+    let demo = run("lab", &["demo", "03"], None);
+    demo.assert_code(0);
+    for line in [
+        r#"server │ read(2) -> 2 bytes "he""#,
+        r#"server │ read(2) -> 2 bytes "ll""#,
+        r#"server │ read(2) -> 1 byte "o""#,
+        "client │ read(1024) -> 0 bytes: the server has closed",
+        "demo finished (server exit code 0)",
+    ] {
+        assert!(demo.stdout.contains(line), "{line}\n{}", demo.stdout);
+    }
+}
