@@ -95,8 +95,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     }
 }
 
+// ANCHOR: show_read
 /// One `read` into a buffer of `size` bytes, printed as the lesson shows it:
-/// `read(2) -> 2 bytes "he"`, `read(1024) -> 0 bytes (the peer closed)`, or the error.
+/// `read(2) -> 2 bytes "he"`, `read(1024) -> 0 bytes: the peer has closed`, or the error.
 fn show_read(conn: &mut TcpStream, size: usize, out: Out) -> std::io::Result<usize> {
     let mut buf = vec![0u8; size];
     let result = conn.read(&mut buf);
@@ -111,6 +112,7 @@ fn show_read(conn: &mut TcpStream, size: usize, out: Out) -> std::io::Result<usi
     }
     result
 }
+// ANCHOR_END: show_read
 
 /// One `write`, printed the same way.
 fn show_write(conn: &mut TcpStream, bytes: &[u8], out: Out) -> std::io::Result<usize> {
