@@ -18,6 +18,8 @@
 //!
 //! Look for: a read returns what is in the receive buffer, at most the size you asked for; it
 //! waits only when the buffer is empty; 0 bytes means the peer closed, never "no data yet".
+//! Every read and write of the experiment is printed with what it returned, so this lesson
+//! needs no `--trace`.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
