@@ -8,6 +8,7 @@ pub mod cli;
 pub mod errors;
 pub mod input;
 pub mod out;
+pub mod socketserver;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;
