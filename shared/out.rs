@@ -47,9 +47,11 @@ impl Out {
     }
 
     /// The first line every server prints: where it really listens (the real port, also
-    /// when `--port 0` let the system pick one).
+    /// when `--port 0` let the system pick one). Never coloured: scripts and tests read it.
     pub fn listening(&self, addr: SocketAddr) {
-        self.line(format!("listening on {addr}"));
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on {addr}");
+        let _ = stdout.flush();
     }
 
     /// Whether `--trace` is on.

@@ -74,6 +74,7 @@ fn connection_refused_names_the_server_to_start() {
              Start the server first, in another terminal: cargo run --bin lesson01-server -- --port {port}"
         )
     );
+    assert_transcript("lesson01_refused", &transcript(None, None, &[&client]));
 }
 
 #[test]
@@ -88,16 +89,11 @@ fn address_in_use_says_who_holds_it_and_how_to_choose_another_port() {
         first.pid()
     );
     assert_eq!(second.stderr.trim(), expected);
-    first.stop();
-}
-
-#[test]
-fn help_explains_every_option() {
-    for bin in [SERVER, CLIENT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
-    }
+    let first = first.stop();
+    assert_transcript(
+        "lesson01_address_in_use",
+        &transcript(None, None, &[&first, &second]),
+    );
 }
 
 #[test]

@@ -20,6 +20,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::bind_error;
+use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 02: serve clients one after another, echoing upper-cased until each one leaves.
@@ -75,7 +76,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         served += 1;
     }
     // ANCHOR_END: connection_loop
-    out.line(format!("served {served} clients, stopping"));
+    out.line(format!("served {}, stopping", plural(served, "client")));
     Ok(())
 }
 

@@ -36,6 +36,8 @@ pub fn bin_path(bin: &str) -> std::path::PathBuf {
 pub fn command(bin: &str) -> Command {
     let mut cmd = Command::new(bin_path(bin));
     cmd.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
+    // Under `cargo test` the binaries are already built: `lab demo` must not run cargo itself.
+    cmd.env_remove("CARGO");
     cmd
 }
 
@@ -48,7 +50,7 @@ pub fn default_port(bin: &str) -> Option<u16> {
 }
 
 /// How the book shows a command line: `cargo run --bin NAME -- ARGS`, with any scripted stdin
-/// shown as `printf '...' |`, and without the `--port` the tests add.
+/// shown as `printf '...' |`, and without the `--port 0` the tests add to servers.
 pub fn shown_command(bin: &str, args: &[&str], stdin: Option<&str>) -> String {
     let mut shown = String::new();
     if let Some(input) = stdin {
@@ -57,10 +59,10 @@ pub fn shown_command(bin: &str, args: &[&str], stdin: Option<&str>) -> String {
     shown.push_str(&format!("cargo run --bin {bin}"));
     let mut kept = Vec::new();
     let mut skip_next = false;
-    for arg in args {
+    for (i, arg) in args.iter().enumerate() {
         if skip_next {
             skip_next = false;
-        } else if *arg == "--port" {
+        } else if *arg == "--port" && args.get(i + 1) == Some(&"0") {
             skip_next = true;
         } else {
             kept.push(if arg.contains(' ') || arg.is_empty() {
@@ -221,7 +223,11 @@ pub fn run_client(bin: &str, server: &Server, args: &[&str], stdin: Option<&str>
     let port = server.port_arg();
     let mut all: Vec<&str> = args.to_vec();
     all.extend(["--port", port.as_str()]);
-    run(bin, &all, stdin)
+    Run {
+        // The student's client finds the server on its default port: no `--port` shown.
+        shown: shown_command(bin, args, stdin),
+        ..run(bin, &all, stdin)
+    }
 }
 
 impl Run {
@@ -263,17 +269,24 @@ pub fn transcript(server_port: Option<u16>, default: Option<u16>, runs: &[&Run])
     redact_ports(&text.join("\n"), server_port, default)
 }
 
-/// See [`transcript`].
+/// See [`transcript`]. Explicit `--port N` arguments become `--port [port]` and process ids
+/// `pid [pid]`: they change from run to run.
 pub fn redact_ports(text: &str, server_port: Option<u16>, default: Option<u16>) -> String {
     let re = regex::Regex::new(r"127\.0\.0\.1:(\d+)").expect("valid regex");
-    re.replace_all(text, |caps: &regex::Captures| {
+    let text = re.replace_all(text, |caps: &regex::Captures| {
         let port: Option<u16> = caps[1].parse().ok();
         match (port, server_port, default) {
             (Some(p), Some(s), Some(d)) if p == s => format!("127.0.0.1:{d}"),
             _ => "127.0.0.1:[port]".to_string(),
         }
-    })
-    .into_owned()
+    });
+    let text = regex::Regex::new(r"--port [1-9]\d*")
+        .expect("valid regex")
+        .replace_all(&text, "--port [port]");
+    regex::Regex::new(r"pid \d+")
+        .expect("valid regex")
+        .replace_all(&text, "pid [pid]")
+        .into_owned()
 }
 
 /// Snapshot-tests a transcript. The file is `tests/transcripts/NAME.snap`: the book includes
@@ -309,4 +322,25 @@ impl Server {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local addr").port()
+}
+
+/// The `[[bin]]` entries of Cargo.toml as (name, path).
+pub fn bins() -> Vec<(String, String)> {
+    let manifest = std::fs::read_to_string("Cargo.toml").expect("Cargo.toml");
+    let mut bins = Vec::new();
+    for block in manifest.split("[[bin]]").skip(1) {
+        let field = |key: &str| {
+            block.lines().find_map(|l| {
+                l.trim()
+                    .strip_prefix(key)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+        };
+        if let (Some(name), Some(path)) = (field("name"), field("path")) {
+            bins.push((name, path));
+        }
+    }
+    bins
 }
