@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use socket_lab::errors::bind_error;
+use socket_lab::out::plural;
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, Step, TcpServer};
 use socket_lab::{Out, Side, Style};
 
@@ -146,7 +147,11 @@ impl RequestHandler<TcpStream> for Member {
             return Ok(());
         };
         let name: String = name.trim().chars().take(32).collect();
-        let name = if name.is_empty() { "guest".into() } else { name };
+        let name = if name.is_empty() {
+            "guest".into()
+        } else {
+            name
+        };
         {
             // Join, and send the welcome while holding the lock: every write to a member
             // happens under this lock, so two threads never mix their lines on one socket.
@@ -221,6 +226,6 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     .map_err(|e| bind_error(e, &addr))?;
     out.listening(server.local_addr());
     let served = server.serve_forever()?;
-    out.line(format!("served {served} members, stopping"));
+    out.line(format!("served {}, stopping", plural(served, "member")));
     Ok(())
 }

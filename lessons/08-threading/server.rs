@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use socket_lab::errors::bind_error;
+use socket_lab::out::plural;
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, Step, TcpServer};
 use socket_lab::{Out, Side, Style};
 
@@ -155,6 +156,6 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // then waits for the handlers still running (a graceful stop).
     let served = server.serve_forever()?;
     // ANCHOR_END: server
-    out.line(format!("served {served} clients, stopping"));
+    out.line(format!("served {}, stopping", plural(served, "client")));
     Ok(())
 }
