@@ -185,6 +185,7 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    // ANCHOR: shutdown
     /// Asks the server to stop accepting, wakes its accept loop, and waits until it has
     /// stopped accepting. It does not wait from the serving thread itself (a handler of a
     /// sequential server), nor before `serve_forever` has started: there it only asks.
@@ -206,6 +207,7 @@ impl ServerHandle {
             st = shared.wait(st);
         }
     }
+    // ANCHOR_END: shutdown
 
     /// Whether `shutdown` has been called: a long-running handler can check it to leave early.
     pub fn is_shutting_down(&self) -> bool {
@@ -223,6 +225,7 @@ impl ServerHandle {
     }
 }
 
+// ANCHOR: wake
 /// Wakes a blocked accept loop without waiting for it: from a short-lived thread, so that
 /// `shutdown` never waits on the wake-up itself. (If the loop is not blocked in `accept`, the
 /// backlog may be full and this connect may hang in SYN retries; the loop sees the flag anyway.)
@@ -251,6 +254,7 @@ fn wake(waker: Waker) {
         }
     }
 }
+// ANCHOR_END: wake
 
 /// Where to connect to reach a socket bound to `addr`: a wildcard address (0.0.0.0, ::) is
 /// reached through the loopback address of its family.
@@ -427,7 +431,7 @@ fn serve_loop<R: Send + 'static, H: RequestHandler<R>>(
             return Err(io::Error::other("serve_forever was already called"));
         }
         if st.stop {
-            // shutdown() came first: serve nothing (Python would hang here instead).
+            // shutdown() came first: serve nothing, and let that shutdown() return.
             st.phase = Phase::Stopped;
             shared.changed.notify_all();
             return Ok(0);
@@ -475,6 +479,7 @@ fn serve_loop<R: Send + 'static, H: RequestHandler<R>>(
         _ => None,
     };
 
+    // ANCHOR: accept_loop
     let mut served = 0;
     let mut failure = None;
     while config.max_requests.is_none_or(|max| served < max) {
@@ -555,6 +560,7 @@ fn serve_loop<R: Send + 'static, H: RequestHandler<R>>(
         }
     }
     set_phase(shared, Phase::Stopped);
+    // ANCHOR_END: accept_loop
     match failure {
         Some(e) => Err(e),
         None => Ok(served),
@@ -584,6 +590,7 @@ fn out_of_resources(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
 }
 
+// ANCHOR: run_handler
 /// setup → handle → finish, with `finish` guaranteed. Errors and panics of any step go to
 /// `handle_error`; nothing escapes to the server.
 fn run_handler<R, H: RequestHandler<R>>(
@@ -618,6 +625,7 @@ fn run_handler<R, H: RequestHandler<R>>(
         });
     }
 }
+// ANCHOR_END: run_handler
 
 /// Runs one step; a panic becomes an error.
 fn guarded(step: impl FnOnce() -> io::Result<()>) -> io::Result<()> {

@@ -148,7 +148,11 @@ fn two_clients_are_answered_while_both_are_connected() {
     b.resets(log);
     let server = server.finish();
     server.assert_code(0);
-    assert!(server.stdout.contains("(2 connected)"), "{}", server.stdout);
+    assert!(
+        server.stdout.contains("(serving 2 clients now)"),
+        "{}",
+        server.stdout
+    );
     assert!(server.stdout.contains("served 2 clients, stopping"));
     assert_transcript(
         "lesson08_two_at_once",

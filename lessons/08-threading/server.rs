@@ -10,7 +10,7 @@
 //! Then, in two more terminals:   cargo run --bin lesson08-client
 //! Or one client with three connections:   cargo run --bin lesson08-client -- --connections 3
 //!
-//! Look for: "(2 connected)" — the server talks to both clients while both are connected.
+//! Look for: "(serving 2 clients now)" — the server talks to both clients while both are connected.
 //! Compare with lesson02-server, where the second client hangs until the first one leaves.
 
 use std::io::{ErrorKind, Read, Write};
@@ -76,9 +76,9 @@ impl RequestHandler<TcpStream> for UpperEcho {
         if !self.quiet {
             // active() counts this connection too: more than 1 means clients are served at once.
             let peer = req.client_address;
-            let now = req.server.active();
+            let now = plural(req.server.active(), "client");
             self.out
-                .line(format!("connection from {peer} ({now} connected)"));
+                .line(format!("connection from {peer} (serving {now} now)"));
         }
         Ok(())
     }
