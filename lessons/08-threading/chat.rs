@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use clap::Parser;
@@ -60,47 +60,91 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: room
+type Members = HashMap<SocketAddr, (String, TcpStream)>;
+
 /// The members, shared by all connection threads: each has a name and a socket to write to.
+/// Every change to the room and every write to a member happens while holding the lock, so
+/// every member sees the same events in the same order, and two threads never mix their
+/// lines on one socket.
 #[derive(Default)]
 struct Room {
-    members: Mutex<HashMap<SocketAddr, (String, TcpStream)>>,
+    members: Mutex<Members>,
+}
+
+/// Writes `line` to every member except `from`; returns those whose socket failed (closed,
+/// reset, or not reading for WRITE_TIMEOUT).
+fn send_all(members: &mut Members, from: Option<SocketAddr>, line: &str) -> Vec<SocketAddr> {
+    let mut failed = Vec::new();
+    for (addr, (_, conn)) in members.iter_mut() {
+        if Some(*addr) != from && conn.write_all(format!("{line}\n").as_bytes()).is_err() {
+            failed.push(*addr);
+        }
+    }
+    failed
 }
 
 impl Room {
-    /// Sends `line` to every member except `from`. A member whose socket fails (closed,
-    /// reset, or not reading for WRITE_TIMEOUT) is removed here and announced, and the
-    /// broadcast goes on to the rest.
-    fn broadcast(&self, from: Option<SocketAddr>, line: &str, out: Out) {
-        let mut gone = Vec::new();
-        {
-            let mut members = self.members.lock().unwrap_or_else(|p| p.into_inner());
-            for (addr, (_, conn)) in members.iter_mut() {
-                if Some(*addr) == from {
-                    continue;
-                }
-                if conn.write_all(format!("{line}\n").as_bytes()).is_err() {
-                    gone.push(*addr);
-                }
-            }
-        }
-        for addr in gone {
-            self.leave(addr, "connection lost", out);
-        }
+    fn lock(&self) -> MutexGuard<'_, Members> {
+        self.members.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Removes a member (once: a second call for the same member does nothing) and tells
-    /// the others.
-    fn leave(&self, addr: SocketAddr, how: &str, out: Out) {
-        let removed = self
-            .members
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&addr);
-        if let Some((name, conn)) = removed {
-            // Wake that member's own thread if it is still blocked in read.
+    /// Welcomes a new member, tells the others, and adds them: all in one step.
+    fn join(
+        &self,
+        addr: SocketAddr,
+        name: &str,
+        mut conn: TcpStream,
+        out: Out,
+    ) -> std::io::Result<()> {
+        let failed = {
+            let mut members = self.lock();
+            let mut others: Vec<&str> = members.values().map(|(n, _)| n.as_str()).collect();
+            others.sort(); // a HashMap has no order: sort, so the line is the same every time
+            let here = if others.is_empty() {
+                "nobody else is here yet".to_string()
+            } else {
+                format!("here: {}", others.join(", "))
+            };
+            conn.write_all(format!("* welcome {name}; {here}\n").as_bytes())?;
+            out.line(format!("{name} joined from {addr}"));
+            let failed = send_all(&mut members, None, &format!("* {name} joined"));
+            members.insert(addr, (name.to_string(), conn));
+            failed
+        };
+        self.drop_all(failed, out);
+        Ok(())
+    }
+
+    /// Sends a member's line to everyone else.
+    fn broadcast(&self, from: SocketAddr, line: &str, out: Out) {
+        let failed = send_all(&mut self.lock(), Some(from), line);
+        self.drop_all(failed, out);
+    }
+
+    /// Removes a member (once: a second call for the same member does nothing), with a last
+    /// line to them if there is one, and tells the others.
+    fn leave(&self, addr: SocketAddr, how: &str, farewell: Option<&str>, out: Out) {
+        let failed = {
+            let mut members = self.lock();
+            let Some((name, mut conn)) = members.remove(&addr) else {
+                return;
+            };
+            if let Some(last) = farewell {
+                let _ = conn.write_all(format!("{last}\n").as_bytes());
+            }
+            // Close: the member reads the end, and its own thread, if it is still
+            // blocked in read, wakes up.
             let _ = conn.shutdown(Shutdown::Both);
             out.line(format!("{name} left ({how})"));
-            self.broadcast(None, &format!("* {name} left ({how})"), out);
+            send_all(&mut members, None, &format!("* {name} left ({how})"))
+        };
+        self.drop_all(failed, out);
+    }
+
+    /// Members whose socket failed during a broadcast are removed, and the rest told.
+    fn drop_all(&self, failed: Vec<SocketAddr>, out: Out) {
+        for addr in failed {
+            self.leave(addr, "connection lost", None, out);
         }
     }
 }
@@ -152,23 +196,7 @@ impl RequestHandler<TcpStream> for Member {
         } else {
             name
         };
-        {
-            // Join, and send the welcome while holding the lock: every write to a member
-            // happens under this lock, so two threads never mix their lines on one socket.
-            let mut members = self.room.members.lock().unwrap_or_else(|p| p.into_inner());
-            let mut others: Vec<&str> = members.values().map(|(n, _)| n.as_str()).collect();
-            others.sort(); // a HashMap has no order: sort, so the line is the same every time
-            let here = if others.is_empty() {
-                "nobody else is here yet".to_string()
-            } else {
-                format!("here: {}", others.join(", "))
-            };
-            (&req.request).write_all(format!("* welcome {name}; {here}\n").as_bytes())?;
-            members.insert(addr, (name.clone(), conn.try_clone()?));
-        }
-        self.out.line(format!("{name} joined from {addr}"));
-        self.room
-            .broadcast(Some(addr), &format!("* {name} joined"), self.out);
+        self.room.join(addr, &name, conn.try_clone()?, self.out)?;
 
         // Every later line goes to everyone else, until `bye` or the connection ends.
         loop {
@@ -185,20 +213,21 @@ impl RequestHandler<TcpStream> for Member {
                 Err(e) => return Err(e),
             };
             if line.trim() == "bye" {
-                let _members = self.room.members.lock().unwrap_or_else(|p| p.into_inner());
-                let _ = (&req.request).write_all(format!("* bye {name}\n").as_bytes());
                 self.how = "said bye";
+                let farewell = format!("* bye {name}");
+                self.room.leave(addr, self.how, Some(&farewell), self.out);
                 return Ok(());
             }
             self.out.line(format!("{name}: {line}"));
             self.room
-                .broadcast(Some(addr), &format!("{name}: {line}"), self.out);
+                .broadcast(addr, &format!("{name}: {line}"), self.out);
         }
     }
 
     /// Whatever happened, the member is removed (if a broadcast has not removed them already).
     fn finish(&mut self, req: &mut Request<TcpStream>) {
-        self.room.leave(req.client_address, self.how, self.out);
+        self.room
+            .leave(req.client_address, self.how, None, self.out);
     }
 
     fn handle_error(&mut self, req: &Request<TcpStream>, _step: Step, err: &std::io::Error) {
