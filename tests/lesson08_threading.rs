@@ -393,3 +393,38 @@ fn a_pool_of_zero_and_a_backlog_of_zero_are_usage_errors() {
         run.assert_code(2);
     }
 }
+
+#[test]
+fn lab_demo_08_serves_three_connections_at_once_and_ends_by_itself() {
+    let demo = run("lab", &["demo", "08"], None);
+    demo.assert_code(0);
+    assert!(
+        demo.stdout
+            .ends_with("demo finished (server exit code 0)\n"),
+        "{}",
+        demo.stdout
+    );
+    let server: Vec<&str> = demo
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("server │ "))
+        .collect();
+    assert_eq!(
+        server
+            .iter()
+            .filter(|l| l.starts_with("connection from"))
+            .count(),
+        3
+    );
+    assert_eq!(server.last(), Some(&"served 3 clients, stopping"));
+    // The client's lines come in a fixed order; the server's three threads do not.
+    let client: Vec<&str> = demo
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("client │ "))
+        .collect();
+    assert_transcript(
+        "lab_demo_08_client",
+        &redact_ports(&client.join("\n"), None, None),
+    );
+}
