@@ -387,10 +387,14 @@ fn help_explains_every_option() {
 }
 
 #[test]
-fn a_pool_of_zero_and_a_backlog_of_zero_are_usage_errors() {
+fn bad_options_are_usage_errors_with_exit_code_2() {
     for args in [["--pool", "0"], ["--backlog", "0"]] {
-        let run = run(SERVER, &args, None);
-        run.assert_code(2);
+        run(SERVER, &args, None).assert_code(2);
+    }
+    run(CLIENT, &["--connections", "0"], None).assert_code(2);
+    for bin in [SERVER, CLIENT, CHAT, CHAT_CLIENT] {
+        run(bin, &["--no-such-option"], None).assert_code(2);
+        run(bin, &["--color", "purple"], None).assert_code(2);
     }
 }
 
