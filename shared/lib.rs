@@ -5,7 +5,9 @@
 //! already taught. The socket calls a chapter talks about stay in that lesson's own files.
 
 pub mod cli;
+pub mod commands;
 pub mod errors;
+pub mod framing;
 pub mod input;
 pub mod out;
 pub mod socketserver;

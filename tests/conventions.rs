@@ -56,14 +56,17 @@ fn errors_are_one_line_on_stderr_with_exit_code_1() {
 
 #[test]
 fn usage_errors_exit_with_code_2() {
-    for bin in [
-        "lab",
-        "lesson01-server",
-        "lesson01-client",
-        "lesson02-server",
-        "lesson02-client",
-    ] {
+    for (bin, _) in bins() {
         run(&bin, &["--no-such-option"], None).assert_code(2);
         run(&bin, &["--color", "purple"], None).assert_code(2);
+    }
+}
+
+#[test]
+fn every_binary_explains_itself_with_help() {
+    for (bin, _) in bins() {
+        let help = run(&bin, &["--help"], None);
+        help.assert_code(0);
+        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
     }
 }

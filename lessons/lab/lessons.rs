@@ -76,6 +76,61 @@ pub const LESSONS: &[Lesson] = &[
         },
     },
     Lesson {
+        number: "05",
+        slug: "05-fixed-header",
+        title: "Fixed-length header",
+        shows:
+            "a 4-byte length before every message: whole replies however long, bad lengths refused",
+        terminal1: "cargo run --bin lesson05-server",
+        terminal2: "cargo run --bin lesson05-client",
+        demo: Demo {
+            server: "lesson05-server",
+            server_args: &["--max-clients", "2"],
+            clients: &[
+                Client {
+                    bin: "lesson05-client",
+                    args: &["--head", "3"],
+                    stdin: "seq 1000\nseq 3\n",
+                },
+                Client {
+                    bin: "lesson05-client",
+                    args: &["--byte-order", "native"],
+                    stdin: "seq 3\n",
+                },
+            ],
+        },
+    },
+    Lesson {
+        number: "07",
+        slug: "07-udp",
+        title: "UDP",
+        shows:
+            "datagrams: no connection, boundaries kept, truncation, loss, ICMP errors; two chats",
+        terminal1: "cargo run --bin lesson07-server",
+        terminal2: "cargo run --bin lesson07-client",
+        demo: Demo {
+            server: "lesson07-server",
+            server_args: &["--max-datagrams", "2"],
+            clients: &[
+                Client {
+                    bin: "lesson07-client",
+                    args: &[],
+                    stdin: "hello\nhow are you?\n",
+                },
+                Client {
+                    bin: "lesson07-client",
+                    args: &["--case", "connected-refused"],
+                    stdin: "",
+                },
+                Client {
+                    bin: "lesson07-client",
+                    args: &["--case", "unconnected-timeout", "--timeout-ms", "500"],
+                    stdin: "",
+                },
+            ],
+        },
+    },
+    Lesson {
         number: "08",
         slug: "08-threading",
         title: "Threading",
