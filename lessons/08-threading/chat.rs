@@ -117,7 +117,11 @@ impl Room {
 
     /// Sends a member's line to everyone else.
     fn broadcast(&self, from: SocketAddr, line: &str, out: Out) {
-        let failed = send_all(&mut self.lock(), Some(from), line);
+        let failed = {
+            let mut members = self.lock();
+            out.line(line);
+            send_all(&mut members, Some(from), line)
+        };
         self.drop_all(failed, out);
     }
 
@@ -218,7 +222,6 @@ impl RequestHandler<TcpStream> for Member {
                 self.room.leave(addr, self.how, Some(&farewell), self.out);
                 return Ok(());
             }
-            self.out.line(format!("{name}: {line}"));
             self.room
                 .broadcast(addr, &format!("{name}: {line}"), self.out);
         }
