@@ -301,8 +301,14 @@ fn main() {
     let lesson02 = env!("CARGO_BIN_EXE_lesson02-server");
     let mut all_ok = true;
     println!(
-        "load bench: every reply checked; latency is one round trip (write, then read the reply)\n"
+        "load bench: every reply checked; latency is one round trip (write, then read the reply)"
     );
+    // Other programs busy on the same cores change every figure: say how busy the machine was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one_minute = load.split_whitespace().next().unwrap_or("?");
+        println!("(load average of the last minute before the run: {one_minute})");
+    }
+    println!();
 
     // Lesson 08: a thread per client, backlog 1024.
     let max = clients.to_string();
