@@ -781,24 +781,46 @@ mod tests {
         s
     }
 
+    /// `read`, tried again when a signal interrupts it (a read with a timeout is not
+    /// restarted automatically).
+    fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
     fn round_trip(s: &mut TcpStream, msg: &str) -> String {
         s.write_all(msg.as_bytes()).expect("send");
         let mut buf = [0u8; 64];
-        let n = s.read(&mut buf).expect("a reply");
+        let n = read_some(s, &mut buf).expect("a reply");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 
     /// Asserts that nothing arrives on `s` for a while.
     fn no_reply(s: &mut TcpStream) {
-        s.set_read_timeout(Some(NOTHING_WITHIN)).expect("timeout");
+        let deadline = Instant::now() + NOTHING_WITHIN;
         let mut buf = [0u8; 64];
-        match s.read(&mut buf) {
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            other => panic!("expected no reply yet, got {other:?}"),
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s.set_read_timeout(Some(left)).expect("timeout");
+            match s.read(&mut buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => panic!("expected no reply yet, got {other:?}"),
+            }
         }
         s.set_read_timeout(Some(HANG)).expect("timeout");
     }
@@ -943,7 +965,7 @@ mod tests {
                 .expect("timeout");
             let _ = late.write_all(b"late");
             let mut buf = [0u8; 16];
-            let got = late.read(&mut buf);
+            let got = read_some(late, &mut buf);
             assert!(
                 !matches!(got, Ok(n) if n > 0),
                 "a client after shutdown was served: {got:?}"
@@ -969,7 +991,7 @@ mod tests {
         // A worker comes free: the third client is served.
         drop(a);
         let mut buf = [0u8; 8];
-        let n = c.read(&mut buf).expect("reply for c");
+        let n = read_some(&mut c, &mut buf).expect("reply for c");
         assert_eq!(&buf[..n], b"C");
         drop(b);
         drop(c);

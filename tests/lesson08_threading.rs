@@ -43,7 +43,7 @@ impl Peer {
     fn round_trip(&mut self, msg: &str, log: &mut Vec<String>) -> String {
         self.conn.write_all(msg.as_bytes()).expect("send");
         let mut buf = [0u8; 1024];
-        let n = self.conn.read(&mut buf).expect("a reply");
+        let n = read_retrying(&mut self.conn, &mut buf).expect("a reply");
         let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
         log.push(format!("{}: sends {msg:?}, gets {reply:?}", self.name));
         reply
@@ -56,11 +56,20 @@ impl Peer {
 
     /// Asserts that no reply arrives for [`SILENCE`].
     fn gets_no_reply(&mut self, log: &mut Vec<String>) {
-        self.conn.set_read_timeout(Some(SILENCE)).expect("timeout");
+        let deadline = std::time::Instant::now() + SILENCE;
         let mut buf = [0u8; 1024];
-        match self.conn.read(&mut buf) {
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            other => panic!("{} expected no reply yet, got {other:?}", self.name),
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.conn.set_read_timeout(Some(left)).expect("timeout");
+            match self.conn.read(&mut buf) {
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                // A signal (the harness's SIGCHLD) cuts a read with a timeout short: go on waiting.
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => panic!("{} expected no reply yet, got {other:?}", self.name),
+            }
         }
         self.conn.set_read_timeout(Some(LIMIT)).expect("timeout");
         log.push(format!("{}: no reply within {SILENCE:?}", self.name));
@@ -69,7 +78,7 @@ impl Peer {
     /// Reads the reply that was held back.
     fn gets(&mut self, expected: &str, log: &mut Vec<String>) {
         let mut buf = [0u8; 1024];
-        let n = self.conn.read(&mut buf).expect("the reply");
+        let n = read_retrying(&mut self.conn, &mut buf).expect("the reply");
         let got = String::from_utf8_lossy(&buf[..n]).into_owned();
         assert_eq!(got, expected, "{}", self.name);
         log.push(format!("{}: gets {got:?}", self.name));
@@ -117,6 +126,17 @@ impl Peer {
         let _ = self.reader.read_to_string(&mut rest);
         assert_eq!(rest, "", "{} heard more before the end", self.name);
         log.push(format!("{}: the server closed the connection", self.name));
+    }
+}
+
+/// `read`, tried again when a signal interrupts it (a read with a timeout is not restarted
+/// automatically).
+fn read_retrying(conn: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match conn.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
