@@ -44,7 +44,7 @@ const BUILTINS: &[(&str, &str)] = &[
     ),
     (
         "text N",
-        "exactly N bytes of text, 64-byte lines (N up to 1048576)",
+        "exactly N bytes of text, in numbered 64-byte lines (N up to 1048576)",
     ),
 ];
 
@@ -106,6 +106,7 @@ pub fn execute(line: &str, policy: &Policy) -> Vec<u8> {
             line.len()
         ));
     }
+    // ANCHOR: dispatch
     if let Some(c) = line.chars().find(|c| is_shell_syntax(*c)) {
         return reply_line(&format!(
             "refused: {} is shell syntax, and this server never runs a shell; nothing was run",
@@ -136,6 +137,7 @@ pub fn execute(line: &str, policy: &Policy) -> Vec<u8> {
             }
         )),
     }
+    // ANCHOR_END: dispatch
 }
 
 /// `text` followed by a newline, as bytes.
@@ -232,6 +234,7 @@ fn text(args: &[&str]) -> Vec<u8> {
 /// Runs an allowed program directly (no shell: the words are its arguments as they are),
 /// with no stdin, a clean environment (only PATH), a time limit and an output limit.
 fn run_program(name: &str, args: &[&str], policy: &Policy) -> Vec<u8> {
+    // ANCHOR: run_program
     let mut cmd = Command::new(name);
     cmd.args(args)
         .env_clear()
@@ -245,6 +248,7 @@ fn run_program(name: &str, args: &[&str], policy: &Policy) -> Vec<u8> {
         Ok(child) => child,
         Err(e) => return reply_line(&format!("error: could not run {name}: {e}")),
     };
+    // ANCHOR_END: run_program
 
     // Both pipes are read at the same time, each up to the limit, so a program that writes a
     // lot to one of them cannot block on a full pipe while we wait on the other.

@@ -76,6 +76,47 @@ pub const LESSONS: &[Lesson] = &[
         },
     },
     Lesson {
+        number: "03",
+        slug: "03-recv",
+        title: "What recv does",
+        shows: "partial reads, a read that waits, 0 bytes at the end, a reset, non-blocking reads and writes",
+        terminal1: "cargo run --bin lesson03-server -- --case partial",
+        terminal2: "cargo run --bin lesson03-client -- --case partial",
+        demo: Demo {
+            server: "lesson03-server",
+            server_args: &["--case", "partial"],
+            clients: &[Client {
+                bin: "lesson03-client",
+                args: &["--case", "partial"],
+                stdin: "",
+            }],
+        },
+    },
+    Lesson {
+        number: "04",
+        slug: "04-sticky",
+        title: "Sticky packets",
+        shows: "two writes arrive as one read, with or without TCP_NODELAY; a long reply spills into the next",
+        terminal1: "cargo run --bin lesson04-server -- --case sender",
+        terminal2: "cargo run --bin lesson04-client -- --case sender --trace",
+        demo: Demo {
+            server: "lesson04-server",
+            server_args: &["--case", "sender", "--max-clients", "2", "--trace"],
+            clients: &[
+                Client {
+                    bin: "lesson04-client",
+                    args: &["--case", "sender", "--trace"],
+                    stdin: "",
+                },
+                Client {
+                    bin: "lesson04-client",
+                    args: &["--case", "sender", "--nodelay", "--trace"],
+                    stdin: "",
+                },
+            ],
+        },
+    },
+    Lesson {
         number: "05",
         slug: "05-fixed-header",
         title: "Fixed-length header",

@@ -1,0 +1,263 @@
+//! Lesson 03: what a read returns, experiment by experiment, run for real over 127.0.0.1.
+
+mod common;
+use common::*;
+
+const SERVER: &str = "lesson03-server";
+const CLIENT: &str = "lesson03-client";
+
+/// Runs one case on both sides; both must exit with code 0.
+fn run_case(case: &str) -> (Run, Run, u16) {
+    let server = start_server(SERVER, &["--case", case]);
+    let port = server.port;
+    let client = run_client(CLIENT, &server, &["--case", case], None);
+    let server = server.finish();
+    client.assert_code(0);
+    server.assert_code(0);
+    (server, client, port)
+}
+
+/// The server's lines after `connection from ...`: what its reads and writes returned.
+fn server_results(server: &Run) -> Vec<&str> {
+    server
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("connection from"))
+        .skip(1)
+        .collect()
+}
+
+fn snapshot(name: &str, server: &Run, client: &Run, port: u16) {
+    assert_transcript(name, &session_transcript(server, port, SERVER, &[client]));
+}
+
+#[test]
+fn a_small_read_takes_part_and_the_rest_waits_for_the_next_read() {
+    let (server, client, port) = run_case("partial");
+    assert_eq!(
+        server_results(&server),
+        [
+            r#"read(2) -> 2 bytes "he""#,
+            r#"read(2) -> 2 bytes "ll""#,
+            r#"read(2) -> 1 byte "o""#,
+            "closing"
+        ]
+    );
+    snapshot("lesson03_partial", &server, &client, port);
+}
+
+#[test]
+fn with_nothing_to_read_a_read_waits_until_its_timeout() {
+    let (server, client, port) = run_case("blocking");
+    let waited_line = server
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("the read waited "))
+        .unwrap_or_else(|| panic!("no `the read waited` line:\n{}", server.stdout));
+    let waited: u64 = waited_line
+        .trim_start_matches("the read waited ")
+        .split(' ')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {waited_line:?}"));
+    // The kernel rounds the timeout up to its clock tick; it never returns early.
+    assert!(
+        (195..3000).contains(&waited),
+        "the read waited {waited} ms with a 200 ms timeout"
+    );
+    assert_eq!(
+        server_results(&server)[0],
+        "read(1024) -> error WouldBlock (EAGAIN)"
+    );
+    // The timeout did not end the connection: the client answered afterwards.
+    assert!(server
+        .stdout
+        .contains(r#"read(1024) -> 9 bytes "here I am""#));
+    let redacted = regex::Regex::new(r"waited \d+ ms")
+        .unwrap()
+        .replace(&server.stdout, "waited [ms] ms")
+        .into_owned();
+    let server = Run {
+        stdout: redacted,
+        ..server
+    };
+    snapshot("lesson03_blocking", &server, &client, port);
+}
+
+#[test]
+fn after_the_peer_closes_a_read_returns_its_data_then_0_bytes_every_time() {
+    let (server, client, port) = run_case("eof");
+    assert_eq!(
+        server_results(&server),
+        [
+            r#"read(1024) -> 3 bytes "bye""#,
+            "read(1024) -> 0 bytes: the peer has closed",
+            "read(1024) -> 0 bytes: the peer has closed",
+            "read(1024) -> 0 bytes: the peer has closed",
+            "closing"
+        ]
+    );
+    snapshot("lesson03_eof", &server, &client, port);
+}
+
+/// What the server sees after a reset, whichever way the client made it.
+const AFTER_A_RESET: [&str; 6] = [
+    r#"write("this message is not read in full") -> 32 bytes taken"#,
+    r#"read(1024) -> 10 bytes "last words""#,
+    "read(1024) -> error ECONNRESET (connection reset by peer)",
+    "read(1024) -> 0 bytes: the peer has closed",
+    r#"write("anyone there?") -> error EPIPE (broken pipe)"#,
+    "closing",
+];
+
+#[test]
+fn closing_with_unread_data_resets_data_first_then_econnreset_once_then_0_then_epipe() {
+    let (server, client, port) = run_case("reset");
+    assert!(
+        client.stdout.contains(r#"read(4) -> 4 bytes "this""#),
+        "{}",
+        client.stdout
+    );
+    assert_eq!(server_results(&server), AFTER_A_RESET);
+    snapshot("lesson03_reset", &server, &client, port);
+}
+
+#[test]
+fn closing_with_so_linger_0_resets_the_same_way() {
+    let (server, client, port) = run_case("linger");
+    assert!(
+        client
+            .stdout
+            .contains(r#"read(1024) -> 32 bytes "this message is not read in full""#),
+        "{}",
+        client.stdout
+    );
+    assert_eq!(server_results(&server), AFTER_A_RESET);
+    snapshot("lesson03_linger", &server, &client, port);
+}
+
+#[test]
+fn after_a_reset_the_first_write_fails_with_econnreset_the_next_with_epipe() {
+    let (server, client, port) = run_case("write-reset");
+    assert_eq!(
+        server_results(&server),
+        [
+            r#"write("this message is not read in full") -> 32 bytes taken"#,
+            r#"read(1024) -> 10 bytes "last words""#,
+            "waiting 100 ms for the reset to arrive",
+            r#"write("a reply") -> error ECONNRESET (connection reset by peer)"#,
+            r#"write("a reply") -> error EPIPE (broken pipe)"#,
+            "closing"
+        ]
+    );
+    snapshot("lesson03_write_reset", &server, &client, port);
+}
+
+#[test]
+fn a_nonblocking_read_with_nothing_to_read_fails_at_once_with_wouldblock() {
+    let (server, client, port) = run_case("nonblocking");
+    let results = server_results(&server);
+    assert_eq!(results[0], "read(1024) -> error WouldBlock (EAGAIN)");
+    let micros = number_after(&server.stdout, "the read returned after ");
+    // At once: no timeout, no waiting for the client (a loaded machine may add a little).
+    assert!(micros < 1_000_000, "the non-blocking read took {micros} µs");
+    assert!(server
+        .stdout
+        .contains(r#"read(1024) -> 9 bytes "here I am""#));
+    let redacted = regex::Regex::new(r"after \d+ µs")
+        .unwrap()
+        .replace(&server.stdout, "after [n] µs")
+        .into_owned();
+    let server = Run {
+        stdout: redacted,
+        ..server
+    };
+    snapshot("lesson03_nonblocking", &server, &client, port);
+}
+
+/// The number in `PREFIX<number>` on one of the lines of `text`.
+fn number_after(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .find_map(|l| l.split(prefix).nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}N` in:\n{text}"))
+}
+
+#[test]
+fn a_nonblocking_write_to_a_full_buffer_takes_part_and_loses_nothing() {
+    let (server, client, port) = run_case("full-buffer");
+    let offered = 64 * 1024 * 1024;
+    let first = number_after(&server.stdout, &format!("write({offered} bytes) -> "));
+    let taken = number_after(&server.stdout, "taken in all: ");
+    assert!(first <= taken, "{first} then {taken} in all");
+    let received = number_after(&client.stdout, "received ");
+    let sndbuf = number_after(&server.stdout, "SO_SNDBUF ");
+    let rcvbuf = number_after(&server.stdout, "SO_RCVBUF ");
+    // The classic course says the buffers are 8K and that send drops what does not fit.
+    assert!(sndbuf > 8192 && rcvbuf > 8192, "{sndbuf} / {rcvbuf}");
+    assert!(
+        0 < taken && taken < offered,
+        "write took {taken} of {offered}"
+    );
+    assert!(
+        server
+            .stdout
+            .contains("write(the rest) -> error WouldBlock (EAGAIN)"),
+        "{}",
+        server.stdout
+    );
+    assert_eq!(received, taken, "the client received what write took");
+    let numbers =
+        regex::Regex::new(r"(SO_SNDBUF|SO_RCVBUF|->|received|all:|other) \d+ (bytes|were)")
+            .unwrap();
+    let redact = |run: &Run| Run {
+        shown: run.shown.clone(),
+        stdout: numbers.replace_all(&run.stdout, "$1 [n] $2").into_owned(),
+        stderr: run.stderr.clone(),
+        code: run.code,
+    };
+    snapshot(
+        "lesson03_full_buffer",
+        &redact(&server),
+        &redact(&client),
+        port,
+    );
+}
+
+#[test]
+fn server_and_client_must_agree_on_a_case_given_by_name() {
+    let run = run(SERVER, &["--port", "0"], None);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("--case <CASE>"),
+        "usage error names the missing option: {}",
+        run.stderr
+    );
+    let run = run_no_such_case();
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("[possible values: partial, blocking, eof, reset, linger, write-reset, nonblocking, full-buffer]"),
+        "{}",
+        run.stderr
+    );
+}
+
+fn run_no_such_case() -> Run {
+    run(CLIENT, &["--case", "sticky"], None)
+}
+
+#[test]
+fn lab_demo_03_runs_the_partial_case() {
+    let demo = run("lab", &["demo", "03"], None);
+    demo.assert_code(0);
+    for line in [
+        r#"server │ read(2) -> 2 bytes "he""#,
+        r#"server │ read(2) -> 2 bytes "ll""#,
+        r#"server │ read(2) -> 1 byte "o""#,
+        "client │ read(1024) -> 0 bytes: the server has closed",
+        "demo finished (server exit code 0)",
+    ] {
+        assert!(demo.stdout.contains(line), "{line}\n{}", demo.stdout);
+    }
+}
