@@ -11,6 +11,7 @@ pub mod framing;
 pub mod input;
 pub mod json_header;
 pub mod out;
+pub mod socketserver;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;

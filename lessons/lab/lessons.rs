@@ -205,4 +205,22 @@ pub const LESSONS: &[Lesson] = &[
             ],
         },
     },
+    Lesson {
+        number: "08",
+        slug: "08-threading",
+        title: "Threading",
+        shows:
+            "a socketserver-style server: a thread per client, so all of them are answered at once",
+        terminal1: "cargo run --bin lesson08-server",
+        terminal2: "cargo run --bin lesson08-client -- --connections 3",
+        demo: Demo {
+            server: "lesson08-server",
+            server_args: &["--max-clients", "3"],
+            clients: &[Client {
+                bin: "lesson08-client",
+                args: &["--connections", "3"],
+                stdin: "hello\nhow are you?\n",
+            }],
+        },
+    },
 ];

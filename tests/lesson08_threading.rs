@@ -1,0 +1,441 @@
+//! Lesson 08: a socketserver-style threaded server, compared with lesson 02, and the group
+//! chat, run for real over 127.0.0.1.
+//!
+//! Where the order of events between several clients matters, the test drives raw sockets
+//! itself, one step at a time, and waits for each step's visible effect (a reply, a line, the
+//! end of a stream) before taking the next: so the transcripts are the same in every run.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use socket2::SockRef;
+
+const SERVER: &str = "lesson08-server";
+const CLIENT: &str = "lesson08-client";
+const CHAT: &str = "lesson08-chat";
+const CHAT_CLIENT: &str = "lesson08-chat-client";
+
+/// How long "no reply" must last to count as "not answered". A reply on loopback takes well
+/// under a millisecond, so 300 ms of silence means the server is not serving this client.
+const SILENCE: Duration = Duration::from_millis(300);
+
+/// A raw client driven by the test, which writes down what it did and what it got.
+struct Peer {
+    name: &'static str,
+    conn: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    fn connect(name: &'static str, addr: &str, log: &mut Vec<String>) -> Peer {
+        let conn = TcpStream::connect(addr).expect("connect");
+        conn.set_read_timeout(Some(LIMIT)).expect("read timeout");
+        let reader = BufReader::new(conn.try_clone().expect("clone"));
+        log.push(format!("{name}: connects"));
+        Peer { name, conn, reader }
+    }
+
+    /// Sends `msg` and reads the reply (one read: short messages arrive whole on loopback).
+    fn round_trip(&mut self, msg: &str, log: &mut Vec<String>) -> String {
+        self.conn.write_all(msg.as_bytes()).expect("send");
+        let mut buf = [0u8; 1024];
+        let n = read_retrying(&mut self.conn, &mut buf).expect("a reply");
+        let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+        log.push(format!("{}: sends {msg:?}, gets {reply:?}", self.name));
+        reply
+    }
+
+    fn send(&mut self, msg: &str, log: &mut Vec<String>) {
+        self.conn.write_all(msg.as_bytes()).expect("send");
+        log.push(format!("{}: sends {msg:?}", self.name));
+    }
+
+    /// Asserts that no reply arrives for [`SILENCE`].
+    fn gets_no_reply(&mut self, log: &mut Vec<String>) {
+        let deadline = std::time::Instant::now() + SILENCE;
+        let mut buf = [0u8; 1024];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.conn.set_read_timeout(Some(left)).expect("timeout");
+            match self.conn.read(&mut buf) {
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                // A signal (the harness's SIGCHLD) cuts a read with a timeout short: go on waiting.
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => panic!("{} expected no reply yet, got {other:?}", self.name),
+            }
+        }
+        self.conn.set_read_timeout(Some(LIMIT)).expect("timeout");
+        log.push(format!("{}: no reply within {SILENCE:?}", self.name));
+    }
+
+    /// Reads the reply that was held back.
+    fn gets(&mut self, expected: &str, log: &mut Vec<String>) {
+        let mut buf = [0u8; 1024];
+        let n = read_retrying(&mut self.conn, &mut buf).expect("the reply");
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert_eq!(got, expected, "{}", self.name);
+        log.push(format!("{}: gets {got:?}", self.name));
+    }
+
+    /// An orderly close that waits until the server has finished with us: we stop sending
+    /// (FIN), the server reads 0 bytes, its handler ends and closes, and we read the end.
+    fn leaves(mut self, log: &mut Vec<String>) {
+        self.conn
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        let mut rest = Vec::new();
+        let _ = self.conn.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{} got {rest:?} after leaving", self.name);
+        log.push(format!("{}: closes", self.name));
+    }
+
+    /// Vanishes with a reset (SO_LINGER 0), as a crashed client may.
+    fn resets(self, log: &mut Vec<String>) {
+        SockRef::from(&self.conn)
+            .set_linger(Some(Duration::ZERO))
+            .expect("linger");
+        log.push(format!("{}: resets the connection", self.name));
+    }
+
+    /// Chat: one line as sent.
+    fn say(&mut self, line: &str, log: &mut Vec<String>) {
+        self.conn
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
+        log.push(format!("{}> {line}", self.name));
+    }
+
+    /// Chat: the next line that arrives, which must be `expected`.
+    fn hears(&mut self, expected: &str, log: &mut Vec<String>) {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("a line");
+        assert_eq!(line.trim_end(), expected, "what {} heard", self.name);
+        log.push(format!("{}< {}", self.name, line.trim_end()));
+    }
+
+    /// Chat: the server closes our connection, with nothing more before it.
+    fn hears_the_end(mut self, log: &mut Vec<String>) {
+        let mut rest = String::new();
+        let _ = self.reader.read_to_string(&mut rest);
+        assert_eq!(rest, "", "{} heard more before the end", self.name);
+        log.push(format!("{}: the server closed the connection", self.name));
+    }
+}
+
+/// `read`, tried again when a signal interrupts it (a read with a timeout is not restarted
+/// automatically).
+fn read_retrying(conn: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match conn.read(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The server's terminal, then what the test's clients did, as the book shows it.
+fn scripted_transcript(server: &Run, port: u16, bin: &str, log: &[String]) -> String {
+    let mut text = session_transcript(server, port, bin, &[]);
+    text.push_str("\n# the clients, step by step:\n");
+    for line in log {
+        text.push_str(&redact_ports(line, Some(port), default_port(bin)));
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn two_clients_are_answered_while_both_are_connected() {
+    let server = start_server(SERVER, &["--max-clients", "2"]);
+    let (port, addr) = (server.port, server.addr());
+    let log = &mut Vec::new();
+    let mut a = Peer::connect("A", &addr, log);
+    assert_eq!(a.round_trip("hello from a", log), "HELLO FROM A");
+    let mut b = Peer::connect("B", &addr, log);
+    // Lesson 02 would leave B waiting here until A leaves.
+    assert_eq!(b.round_trip("hello from b", log), "HELLO FROM B");
+    assert_eq!(a.round_trip("a again", log), "A AGAIN");
+    a.leaves(log);
+    // A's leaving does not disturb B, and neither does B's reset disturb the server.
+    assert_eq!(b.round_trip("b still served", log), "B STILL SERVED");
+    b.resets(log);
+    let server = server.finish();
+    server.assert_code(0);
+    assert!(
+        server.stdout.contains("(serving 2 clients now)"),
+        "{}",
+        server.stdout
+    );
+    assert!(server.stdout.contains("served 2 clients, stopping"));
+    assert_transcript(
+        "lesson08_two_at_once",
+        &scripted_transcript(&server, port, SERVER, log),
+    );
+}
+
+#[test]
+fn lesson02_answers_a_second_client_only_after_the_first_leaves() {
+    let server = start_server("lesson02-server", &["--max-clients", "2"]);
+    let (port, addr) = (server.port, server.addr());
+    let log = &mut Vec::new();
+    let mut a = Peer::connect("A", &addr, log);
+    assert_eq!(a.round_trip("hello from a", log), "HELLO FROM A");
+    // B's connect succeeds: the system completes the handshake and queues B in the backlog.
+    // But the server is inside A's communication loop and does not accept B yet.
+    let mut b = Peer::connect("B", &addr, log);
+    b.send("hello from b", log);
+    b.gets_no_reply(log);
+    // A is still served meanwhile.
+    assert_eq!(a.round_trip("a again", log), "A AGAIN");
+    a.leaves(log);
+    // Only now does the server accept B and answer what B sent long ago.
+    b.gets("HELLO FROM B", log);
+    b.leaves(log);
+    let server = server.finish();
+    server.assert_code(0);
+    assert_transcript(
+        "lesson08_lesson02_one_at_a_time",
+        &scripted_transcript(&server, port, "lesson02-server", log),
+    );
+}
+
+#[test]
+fn a_pool_of_one_worker_serves_one_client_at_a_time() {
+    let server = start_server(SERVER, &["--max-clients", "2", "--pool", "1"]);
+    let addr = server.addr();
+    let log = &mut Vec::new();
+    let mut a = Peer::connect("A", &addr, log);
+    assert_eq!(a.round_trip("a", log), "A");
+    let mut b = Peer::connect("B", &addr, log);
+    b.send("b", log);
+    b.gets_no_reply(log);
+    a.leaves(log);
+    b.gets("B", log);
+    b.leaves(log);
+    server.finish().assert_code(0);
+}
+
+#[test]
+fn one_client_with_three_connections_gets_every_reply() {
+    let server = start_server(SERVER, &["--max-clients", "3"]);
+    let port = server.port;
+    let client = run_client(
+        CLIENT,
+        &server,
+        &["--connections", "3"],
+        Some("hello\nhow are you?\n"),
+    );
+    let server = server.finish();
+    client.assert_code(0);
+    server.assert_code(0);
+    for i in 1..=3 {
+        assert!(client.stdout.contains(&format!("connection {i}: HELLO\n")));
+        assert!(client
+            .stdout
+            .contains(&format!("connection {i}: HOW ARE YOU?\n")));
+    }
+    assert_eq!(server.stdout.matches("connection from").count(), 3);
+    assert_eq!(server.stdout.matches("received from").count(), 6);
+    assert!(server.stdout.contains("served 3 clients, stopping"));
+    // The server's lines come from three threads in an order that varies: only the
+    // client's terminal is a transcript.
+    assert_transcript(
+        "lesson08_three_connections",
+        &transcript(Some(port), default_port(SERVER), &[&client]),
+    );
+}
+
+#[test]
+fn the_same_client_against_lesson02_gives_up_on_the_second_connection() {
+    let server = start_server("lesson02-server", &[]);
+    let port = server.port;
+    let client = run_client(
+        CLIENT,
+        &server,
+        &["--connections", "2", "--timeout", "1"],
+        Some("hello\n"),
+    );
+    server.stop();
+    client.assert_code(1);
+    assert!(client.stdout.contains("connection 1: HELLO"));
+    assert!(
+        client
+            .stderr
+            .contains("no reply on connection 2 within 1 s"),
+        "{}",
+        client.stderr
+    );
+    assert_transcript(
+        "lesson08_client_against_lesson02",
+        &transcript(Some(port), default_port(SERVER), &[&client]),
+    );
+}
+
+/// Three members join one after another; each waits for the others to hear of it.
+fn three_join(addr: &str, log: &mut Vec<String>) -> (Peer, Peer, Peer) {
+    let mut alice = Peer::connect("alice", addr, log);
+    alice.say("alice", log);
+    alice.hears("* welcome alice; nobody else is here yet", log);
+    let mut bob = Peer::connect("bob", addr, log);
+    bob.say("bob", log);
+    bob.hears("* welcome bob; here: alice", log);
+    alice.hears("* bob joined", log);
+    let mut carol = Peer::connect("carol", addr, log);
+    carol.say("carol", log);
+    carol.hears("* welcome carol; here: alice, bob", log);
+    alice.hears("* carol joined", log);
+    bob.hears("* carol joined", log);
+    (alice, bob, carol)
+}
+
+#[test]
+fn a_chat_message_goes_to_all_the_others_and_a_reset_member_is_removed() {
+    let server = start_server(CHAT, &["--max-clients", "3"]);
+    let (port, addr) = (server.port, server.addr());
+    let log = &mut Vec::new();
+    let (mut alice, mut bob, mut carol) = three_join(&addr, log);
+
+    // A message goes to everyone else, and not back to its sender: alice's next line
+    // below is carol's message, not her own.
+    alice.say("hello everyone", log);
+    bob.hears("alice: hello everyone", log);
+    carol.hears("alice: hello everyone", log);
+    carol.say("hi from carol", log);
+    alice.hears("carol: hi from carol", log);
+    bob.hears("carol: hi from carol", log);
+
+    // carol vanishes with a reset: the others hear it, and go on talking.
+    carol.resets(log);
+    alice.hears("* carol left (connection reset)", log);
+    bob.hears("* carol left (connection reset)", log);
+    bob.say("still here?", log);
+    alice.hears("bob: still here?", log);
+
+    // `bye` leaves: the leaver is told, the connection closes, the others hear of it.
+    bob.say("bye", log);
+    bob.hears("* bye bob", log);
+    bob.hears_the_end(log);
+    alice.hears("* bob left (said bye)", log);
+    alice.say("bye", log);
+    alice.hears("* bye alice", log);
+    alice.hears_the_end(log);
+
+    let server = server.finish();
+    server.assert_code(0);
+    assert!(server.stdout.contains("served 3 members, stopping"));
+    assert_transcript(
+        "lesson08_chat_reset",
+        &scripted_transcript(&server, port, CHAT, log),
+    );
+}
+
+#[test]
+fn a_chat_member_who_closes_without_bye_is_removed_without_disturbing_the_rest() {
+    let server = start_server(CHAT, &["--max-clients", "3"]);
+    let (port, addr) = (server.port, server.addr());
+    let log = &mut Vec::new();
+    let (mut alice, mut bob, carol) = three_join(&addr, log);
+
+    // carol's program ends without saying bye: an orderly close (the server reads 0 bytes).
+    drop(carol);
+    log.push("carol: closes the connection".into());
+    alice.hears("* carol left (connection closed)", log);
+    bob.hears("* carol left (connection closed)", log);
+    alice.say("just us now", log);
+    bob.hears("alice: just us now", log);
+    bob.say("bye", log);
+    bob.hears("* bye bob", log);
+    bob.hears_the_end(log);
+    alice.hears("* bob left (said bye)", log);
+    alice.say("bye", log);
+    alice.hears("* bye alice", log);
+    alice.hears_the_end(log);
+
+    let server = server.finish();
+    server.assert_code(0);
+    assert_transcript(
+        "lesson08_chat_close",
+        &scripted_transcript(&server, port, CHAT, log),
+    );
+}
+
+#[test]
+fn the_chat_client_sends_its_name_first_and_prints_what_arrives() {
+    let server = start_server(CHAT, &["--max-clients", "2"]);
+    let (port, addr) = (server.port, server.addr());
+    let log = &mut Vec::new();
+    let mut alice = Peer::connect("alice", &addr, log);
+    alice.say("alice", log);
+    alice.hears("* welcome alice; nobody else is here yet", log);
+    // bob is the real chat client; its typed lines come from stdin.
+    let bob = run_client(
+        CHAT_CLIENT,
+        &server,
+        &["--name", "bob"],
+        Some("hi alice\nbye\n"),
+    );
+    bob.assert_code(0);
+    alice.hears("* bob joined", log);
+    alice.hears("bob: hi alice", log);
+    alice.hears("* bob left (said bye)", log);
+    alice.say("bye", log);
+    alice.hears("* bye alice", log);
+    alice.hears_the_end(log);
+    let server = server.finish();
+    server.assert_code(0);
+    assert_eq!(bob.stdout, "* welcome bob; here: alice\n* bye bob\n");
+    assert_transcript(
+        "lesson08_chat_client",
+        &transcript(Some(port), default_port(CHAT), &[&bob]),
+    );
+}
+
+#[test]
+fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
+    for args in [["--pool", "0"], ["--backlog", "0"]] {
+        run(SERVER, &args, None).assert_code(2);
+    }
+    run(CLIENT, &["--connections", "0"], None).assert_code(2);
+}
+
+#[test]
+fn lab_demo_08_serves_three_connections_at_once_and_ends_by_itself() {
+    let demo = run("lab", &["demo", "08"], None);
+    demo.assert_code(0);
+    assert!(
+        demo.stdout
+            .ends_with("demo finished (server exit code 0)\n"),
+        "{}",
+        demo.stdout
+    );
+    let server: Vec<&str> = demo
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("server │ "))
+        .collect();
+    assert_eq!(
+        server
+            .iter()
+            .filter(|l| l.starts_with("connection from"))
+            .count(),
+        3
+    );
+    assert_eq!(server.last(), Some(&"served 3 clients, stopping"));
+    // The client's lines come in a fixed order; the server's three threads do not.
+    let client: Vec<&str> = demo
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("client │ "))
+        .collect();
+    assert_transcript(
+        "lab_demo_08_client",
+        &redact_ports(&client.join("\n"), None, None),
+    );
+}
