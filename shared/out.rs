@@ -68,11 +68,12 @@ impl Out {
 
     /// Traces a `read` into a buffer of `asked` bytes that returned `got`.
     pub fn trace_read(&self, asked: usize, got: &[u8]) {
-        self.trace(format!(
+        let line = format!(
             "read(buf of {asked}) -> {} {}",
             plural(got.len(), "byte"),
             preview(got)
-        ));
+        );
+        self.trace(line.trim_end());
     }
 
     /// Traces a `write_all` of `bytes`.
