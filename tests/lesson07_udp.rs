@@ -16,12 +16,6 @@ const QQ_SERVER: &str = "lesson07-qq-server";
 const QQ_CLIENT: &str = "lesson07-qq-client";
 const CHAT: &str = "lesson07-chat";
 
-/// A UDP port where nobody receives: bound by the system, then released.
-fn free_udp_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a free UDP port");
-    socket.local_addr().expect("local addr").port()
-}
-
 /// The number in `text` between `before` and `after`, e.g. "received 92 datagrams".
 fn number_in(text: &str, before: &str, after: &str) -> usize {
     let re = regex::Regex::new(&format!(

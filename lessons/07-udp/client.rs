@@ -267,8 +267,10 @@ fn dead_port(out: Out) -> anyhow::Result<SocketAddr> {
 
 // ANCHOR: connected_refused
 fn connected_refused(timeout: Duration, out: Out) -> anyhow::Result<()> {
-    let dead = dead_port(out)?;
+    // Our own socket first: while it holds its port, the probe in dead_port cannot be
+    // handed that same port (we would be sending to ourselves).
     let socket = UdpSocket::bind("127.0.0.1:0").context("creating a UDP socket")?;
+    let dead = dead_port(out)?;
     // connect on a UDP socket sends nothing: it records the peer, so that send/recv need
     // no address, only datagrams from that peer are accepted, and errors reported for
     // that peer are passed on to us.
@@ -308,8 +310,9 @@ fn connected_refused(timeout: Duration, out: Out) -> anyhow::Result<()> {
 
 // ANCHOR: unconnected_timeout
 fn unconnected_timeout(timeout: Duration, out: Out) -> anyhow::Result<()> {
-    let dead = dead_port(out)?;
+    // Our own socket first, for the same reason as above.
     let socket = UdpSocket::bind("127.0.0.1:0").context("creating a UDP socket")?;
+    let dead = dead_port(out)?;
     let n = socket.send_to(b"hello", dead).context("send_to")?;
     out.line(format!(
         "send_to({}, {dead}) -> ok: the datagram left, nobody was asked",

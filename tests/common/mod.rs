@@ -318,10 +318,36 @@ impl Server {
     }
 }
 
-/// A port where nobody listens: bound by the system, then released.
+/// A TCP port where nobody listens.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+    unused_port(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// A UDP port where nobody receives.
+pub fn free_udp_port() -> u16 {
+    unused_port(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// A free port chosen BELOW the system's ephemeral range (where clients' own ports come
+/// from), starting at a random place. A port from inside that range could be handed to the
+/// very client we run against it: a UDP client would then receive its own datagram, and a
+/// TCP client connecting to its own port connects to itself ("self-connect").
+fn unused_port(is_free: impl Fn(u16) -> bool) -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let first: u16 = 20000;
+    let span = ephemeral_low.saturating_sub(first).max(1);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let start = (random % u64::from(span)) as u16;
+    (0..span)
+        .map(|i| first + (start + i) % span)
+        .find(|&port| is_free(port))
+        .expect("a free port below the ephemeral range")
 }
 
 /// The `[[bin]]` entries of Cargo.toml as (name, path).
