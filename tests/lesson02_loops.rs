@@ -182,14 +182,9 @@ fn address_in_use_is_one_line_with_exit_code_1() {
 #[test]
 fn the_classic_courses_python_client_gets_its_reply() {
     // The course's own client, unchanged but for the port. Skipped where python3 is missing.
-    let Ok(probe) = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("skipped: python3 is not installed");
+    if !python3_available() {
         return;
-    };
-    assert!(probe.status.success());
+    }
     let server = start_server(SERVER, &["--max-clients", "1"]);
     let script = format!(
         "import socket\n\
@@ -200,19 +195,7 @@ fn the_classic_courses_python_client_gets_its_reply() {
          s.close()\n",
         server.port
     );
-    let python = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("run python3");
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&python.stdout),
-        "HELLO FROM PYTHON\n"
-    );
+    assert_eq!(run_python(&script), "HELLO FROM PYTHON\n");
     let server = server.finish();
     server.assert_code(0);
     assert!(

@@ -528,35 +528,9 @@ fn a_file_that_cannot_be_sent_is_refused_before_connecting() {
     );
 }
 
-fn python3() -> bool {
-    match std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-    {
-        Ok(out) if out.status.success() => true,
-        _ => {
-            eprintln!("skipped: python3 is not installed");
-            false
-        }
-    }
-}
-
-fn run_python(script: &str) -> String {
-    let python = std::process::Command::new("python3")
-        .args(["-c", script])
-        .output()
-        .expect("run python3");
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
-    String::from_utf8_lossy(&python.stdout).into_owned()
-}
-
 #[test]
 fn a_python_peer_using_struct_pack_i_can_put_a_file_in_native_mode() {
-    if !python3() {
+    if !python3_available() {
         return;
     }
     let lab = Lab::new();
@@ -611,7 +585,7 @@ fn the_courses_json_header_client_works_against_classic_mode() {
     // The course's final client, as it talks on the wire: the command unframed; then
     // struct.unpack('i') of 4 bytes, one recv of the header, json.loads, and recv(1024)
     // until total_size bytes. Skipped where python3 is missing.
-    if !python3() {
+    if !python3_available() {
         return;
     }
     let lab = Lab::new();

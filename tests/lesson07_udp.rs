@@ -424,14 +424,9 @@ fn lab_demo_07_runs_the_udp_echo_and_the_dead_port_cases_and_ends_by_itself() {
 #[test]
 fn a_python_udp_peer_gets_its_reply_from_the_server() {
     // Any UDP peer will do: sendto the server, recvfrom the reply. Skipped without python3.
-    let Ok(probe) = std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-    else {
-        eprintln!("skipped: python3 is not installed");
+    if !python3_available() {
         return;
-    };
-    assert!(probe.status.success());
+    }
     let server = start_server(SERVER, &["--max-datagrams", "1"]);
     let script = format!(
         "import socket\n\
@@ -442,19 +437,7 @@ fn a_python_udp_peer_gets_its_reply_from_the_server() {
          print(data.decode('utf-8'))\n",
         server.port
     );
-    let python = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .expect("run python3");
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&python.stdout),
-        "HELLO FROM PYTHON\n"
-    );
+    assert_eq!(run_python(&script), "HELLO FROM PYTHON\n");
     let server = server.finish();
     server.assert_code(0);
     assert!(

@@ -370,3 +370,30 @@ pub fn bins() -> Vec<(String, String)> {
     }
     bins
 }
+
+/// Whether python3 is installed, for the tests that run the classic course's Python peers.
+/// Where it is missing, the test says so and passes without running.
+pub fn python3_available() -> bool {
+    match Command::new("python3").arg("--version").output() {
+        Ok(out) if out.status.success() => true,
+        _ => {
+            eprintln!("skipped: python3 is not installed");
+            false
+        }
+    }
+}
+
+/// Runs a Python script and returns what it printed; fails the test with Python's stderr
+/// when the script fails.
+pub fn run_python(script: &str) -> String {
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
