@@ -85,11 +85,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(listener.local_addr()?);
 
-    let policy = if args.allow_exec.is_empty() {
-        Policy::builtins_only()
-    } else {
-        Policy::with_programs(args.allow_exec.clone())
-    };
+    // Built-in commands, plus the programs named by --allow-exec (none unless asked).
+    let policy = Policy::with_programs(args.allow_exec.clone());
     if args.case == Case::Receiver {
         match policy.programs() {
             [] => out.line("commands: built-ins only (send `help`)"),

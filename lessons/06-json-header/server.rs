@@ -102,11 +102,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     out.listening(listener.local_addr()?);
     std::fs::create_dir_all(&args.root)
         .with_context(|| format!("creating the directory {}", args.root.display()))?;
-    let policy = if args.allow_exec.is_empty() {
-        Policy::builtins_only()
-    } else {
-        Policy::with_programs(args.allow_exec.clone())
-    };
+    // Built-in commands, plus the programs named by --allow-exec (none unless asked).
+    let policy = Policy::with_programs(args.allow_exec.clone());
 
     let mut served = 0;
     while args.max_clients.is_none_or(|max| served < max) {
