@@ -18,11 +18,11 @@ pub enum ColorWhen {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Style {
     /// Colour the output: auto (a terminal without NO_COLOR), always or never.
-    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
     pub color: ColorWhen,
 
     /// Show every send and receive as it happens: the size asked, the size got, and the bytes.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub trace: bool,
 }
 

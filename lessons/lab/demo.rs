@@ -34,14 +34,14 @@ pub fn run(number: &str) -> anyhow::Result<()> {
             known.join(", ")
         )
     })?;
-    println!(
-        "{}",
+    print(&format!(
+        "{}\n",
         format!(
             "demo of lesson {}: {} — {}",
             lesson.number, lesson.title, lesson.shows
         )
         .bold()
-    );
+    ));
     let demo = &lesson.demo;
     build(demo)?;
     play(demo)
@@ -101,14 +101,20 @@ fn forward(stream: impl Read + Send + 'static, side: &'static str, tx: &Sender<E
     });
 }
 
+/// Prints and flushes at once. A closed stdout (the lab piped into `head`) is not worth a panic.
+pub fn print(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
 fn show(side: &str, line: &str) {
     let tag = format!("{side:>6} │");
     let text = match side {
         "server" => format!("{} {}", tag.cyan(), line.cyan()),
         _ => format!("{} {}", tag.green(), line.green()),
     };
-    println!("{text}");
-    let _ = std::io::stdout().flush();
+    print(&format!("{text}\n"));
 }
 
 /// The demo's output so far: prints lines as they arrive and counts closed streams per side.
@@ -208,9 +214,9 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
     }
     let status = server.wait().context("waiting for the server")?;
     let code = status.code().map_or("none".to_string(), |c| c.to_string());
-    println!(
-        "{}",
+    print(&format!(
+        "{}\n",
         format!("demo finished (server exit code {code})").bold()
-    );
+    ));
     Ok(())
 }

@@ -50,26 +50,33 @@ fn main() -> ExitCode {
 }
 
 fn tour() {
-    println!(
-        "{}",
-        "Socket Lab: TCP and UDP sockets, one runnable lesson at a time".bold()
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail; the whole tour is then printed at once.
+    let mut text = String::new();
+    let title = "Socket Lab: TCP and UDP sockets, one runnable lesson at a time";
+    let _ = writeln!(text, "{}", title.bold());
+    let _ = writeln!(
+        text,
+        "Each lesson is a server and a client: start the server in one terminal, the client in another."
     );
-    println!("Each lesson is a server and a client: start the server in one terminal, the client in another.");
-    println!("The book explains each one: mdbook serve book\n");
+    let _ = writeln!(text, "The book explains each one: mdbook serve book\n");
     for lesson in LESSONS {
-        println!(
+        let _ = writeln!(
+            text,
             "{} {}  {}",
             format!("lesson {}", lesson.number).bold(),
             lesson.title.bold(),
             format!("(lessons/{}, book/src/{}.md)", lesson.slug, lesson.slug).dimmed()
         );
-        println!("  shows:       {}", lesson.shows);
-        println!("  terminal 1:  {}", lesson.terminal1.cyan());
-        println!("  terminal 2:  {}", lesson.terminal2.green());
-        println!(
+        let _ = writeln!(text, "  shows:       {}", lesson.shows);
+        let _ = writeln!(text, "  terminal 1:  {}", lesson.terminal1.cyan());
+        let _ = writeln!(text, "  terminal 2:  {}", lesson.terminal2.green());
+        let _ = writeln!(
+            text,
             "  or both:     cargo run --bin lab -- demo {}\n",
             lesson.number
         );
     }
-    println!("Run every test: cargo test");
+    let _ = writeln!(text, "Run every test: cargo test");
+    demo::print(&text);
 }
