@@ -20,14 +20,7 @@ fn side_lines(demo: &str, side: &str) -> String {
 
 #[test]
 fn demo_02_runs_server_and_clients_together_and_ends_by_itself() {
-    let demo = run("lab", &["demo", "02"], None);
-    demo.assert_code(0);
-    assert!(
-        demo.stdout
-            .ends_with("demo finished (server exit code 0)\n"),
-        "{}",
-        demo.stdout
-    );
+    let demo = run_demo("02");
     let text = format!(
         "server lines:\n{}\n\nclient lines:\n{}\n",
         side_lines(&demo.stdout, "server"),

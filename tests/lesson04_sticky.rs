@@ -309,14 +309,7 @@ fn programs_run_only_when_the_server_allows_them() {
 
 #[test]
 fn lab_demo_04_shows_helloworld_for_both_clients() {
-    let demo = run("lab", &["demo", "04"], None);
-    demo.assert_code(0);
-    assert!(
-        demo.stdout
-            .ends_with("demo finished (server exit code 0)\n"),
-        "{}",
-        demo.stdout
-    );
+    let demo = run_demo("04");
     assert_eq!(
         demo.stdout
             .matches("server │ read #1: 10 bytes \"helloworld\"")

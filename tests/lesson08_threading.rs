@@ -407,14 +407,7 @@ fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
 
 #[test]
 fn lab_demo_08_serves_three_connections_at_once_and_ends_by_itself() {
-    let demo = run("lab", &["demo", "08"], None);
-    demo.assert_code(0);
-    assert!(
-        demo.stdout
-            .ends_with("demo finished (server exit code 0)\n"),
-        "{}",
-        demo.stdout
-    );
+    let demo = run_demo("08");
     let server: Vec<&str> = demo
         .stdout
         .lines()

@@ -289,11 +289,11 @@ pub fn redact_ports(text: &str, server_port: Option<u16>, default: Option<u16>) 
         .into_owned()
 }
 
-/// Snapshot-tests a transcript. The file is `tests/transcripts/NAME.snap`: the book includes
+/// Snapshot-tests a transcript. The file is `tests/snapshots/NAME.snap`: the book includes
 /// the same file, so the book can only show output that the code really produces.
 pub fn assert_transcript(name: &str, text: &str) {
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../transcripts");
+    settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!(name, text));
@@ -396,4 +396,17 @@ pub fn run_python(script: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `lab demo NN` and checks that it ended by itself, successfully.
+pub fn run_demo(lesson: &str) -> Run {
+    let demo = run("lab", &["demo", lesson], None);
+    demo.assert_code(0);
+    assert!(
+        demo.stdout
+            .ends_with("demo finished (server exit code 0)\n"),
+        "{}",
+        demo.stdout
+    );
+    demo
 }
