@@ -421,10 +421,10 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
     assert_transcript("lesson06_wrong_checksum", &lab.redact(&text));
 }
 
-#[test]
-fn the_client_keeps_nothing_when_a_download_does_not_match_its_checksum() {
-    // A fake server that announces the sha256 of `hello\n` but sends `HELLO\n`.
-    let lab = Lab::new();
+/// A fake lesson 06 server for one `get a.txt`: it reads the request, then answers `ok` with
+/// `total_size` and the sha256 of `hello\n` in its header, and sends `body` (which may not
+/// match either). Returns its port and the thread to join.
+fn fake_download_server(total_size: u64, body: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let fake = std::thread::spawn(move || {
@@ -434,10 +434,18 @@ fn the_client_keeps_nothing_when_a_download_does_not_match_its_checksum() {
         let mut header = vec![0u8; u32::from_be_bytes(len) as usize];
         conn.read_exact(&mut header).expect("header");
         let reply = format!(
-            r#"{{"status":"ok","file_name":"a.txt","total_size":6,"sha256":"{HELLO_SHA256}"}}"#
+            r#"{{"status":"ok","file_name":"a.txt","total_size":{total_size},"sha256":"{HELLO_SHA256}"}}"#
         );
-        conn.write_all(&frame(&reply, b"HELLO\n")).expect("reply");
+        conn.write_all(&frame(&reply, &body)).expect("reply");
     });
+    (port, fake)
+}
+
+#[test]
+fn the_client_keeps_nothing_when_a_download_does_not_match_its_checksum() {
+    // A fake server that announces the sha256 of `hello\n` but sends `HELLO\n`.
+    let lab = Lab::new();
+    let (port, fake) = fake_download_server(6, b"HELLO\n".to_vec());
     let out = lab.local().to_string_lossy().into_owned();
     let client = run(
         CLIENT,
@@ -701,19 +709,7 @@ fn a_progress_line_is_drawn_only_on_a_terminal() {
 fn the_client_keeps_nothing_when_a_download_is_cut_short() {
     // A fake server that announces 1000 bytes, sends 10 and hangs up.
     let lab = Lab::new();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().unwrap().port();
-    let fake = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().expect("accept");
-        let mut len = [0u8; 4];
-        conn.read_exact(&mut len).expect("length");
-        let mut header = vec![0u8; u32::from_be_bytes(len) as usize];
-        conn.read_exact(&mut header).expect("header");
-        let reply = format!(
-            r#"{{"status":"ok","file_name":"a.txt","total_size":1000,"sha256":"{HELLO_SHA256}"}}"#
-        );
-        conn.write_all(&frame(&reply, &[7u8; 10])).expect("reply");
-    });
+    let (port, fake) = fake_download_server(1000, vec![7u8; 10]);
     let out = lab.local().to_string_lossy().into_owned();
     let client = run(
         CLIENT,
