@@ -10,7 +10,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use socket_lab::framing::{read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME};
+use socket_lab::frame::{read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME};
 use socket_lab::{ColorWhen, Out, Side, Style};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson05-server");

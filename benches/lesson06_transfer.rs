@@ -168,7 +168,7 @@ fn raw_tcp(size: u64) -> Duration {
 /// `copy_body` from memory into the socket, received with `recv_header` + `copy_body` into a
 /// sink. What the framing itself costs, without the file and the checksum.
 fn framing_only(size: u64) -> Duration {
-    use socket_lab::framing::ByteOrder;
+    use socket_lab::frame::ByteOrder;
     use socket_lab::json_header::{parse_request, Request};
     use socket_lab::{Out, Side, Style};
     let style = Style {

@@ -7,7 +7,6 @@
 
 pub mod cli;
 pub mod errors;
-pub mod framing;
 pub mod input;
 pub mod json_header;
 pub mod out;
@@ -16,6 +15,9 @@ pub mod socketserver;
 /// Lesson 04's safe remote-command service: built-in commands, no shell, ever.
 #[path = "../lessons/04-sticky/commands.rs"]
 pub mod commands;
+/// Lesson 05's frame: a 4-byte length, then the body; the pure decoder and the read loop.
+#[path = "../lessons/05-fixed-header/frame.rs"]
+pub mod frame;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;

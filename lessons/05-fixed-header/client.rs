@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::connect_error;
-use socket_lab::framing::{read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME};
+use socket_lab::frame::{read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME};
 use socket_lab::input::Lines;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};

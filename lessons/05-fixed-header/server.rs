@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::commands::{execute, Policy};
 use socket_lab::errors::bind_error;
-use socket_lab::framing::{
+use socket_lab::frame::{
     len_bytes, read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME, HEADER_LEN,
 };
 use socket_lab::out::{plural, preview};

@@ -23,7 +23,7 @@ use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
 use socket_lab::errors::connect_error;
-use socket_lab::framing::ByteOrder;
+use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
 use socket_lab::json_header::{check_name, parse_reply, Reply, Request, Status, MAX_HEADER_LEN};
 use socket_lab::out::plural;

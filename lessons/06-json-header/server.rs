@@ -30,7 +30,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::commands::{execute, Policy};
 use socket_lab::errors::bind_error;
-use socket_lab::framing::ByteOrder;
+use socket_lab::frame::ByteOrder;
 use socket_lab::json_header::{parse_request, Reply, Request, Status, MAX_HEADER_LEN};
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};

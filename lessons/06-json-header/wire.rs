@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use socket_lab::framing::{len_bytes, len_from, ByteOrder};
+use socket_lab::frame::{len_bytes, len_from, ByteOrder};
 use socket_lab::json_header::to_hex;
 use socket_lab::out::plural;
 use socket_lab::Out;

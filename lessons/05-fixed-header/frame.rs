@@ -1,10 +1,17 @@
-//! Length-prefixed frames, as lesson 05 teaches them: a 4-byte length, then that many bytes.
+//! Lesson 05's frame: a 4-byte length, then that many bytes. This file is what the chapter
+//! teaches; lesson05-server and lesson05-client use it, and so does lesson 06 (its JSON header
+//! travels as one of these frames). They all reach it through the library, as `socket_lab::frame`.
 //!
-//! The decoder is pure: it looks at the bytes received so far and says "here is a whole
-//! frame", "I need N more bytes", or "this is wrong" (a length over the maximum, a peer that
-//! closed in the middle of a frame). It never reads a socket and never panics, whatever the
-//! bytes. The connection code owns the buffer and the `read` calls; [`read_frame`] is the
-//! loop lesson 05 explains, kept here so that later lessons can reuse it.
+//! Read it top to bottom:
+//! 1. how the 4 length bytes are laid out ([`ByteOrder`]);
+//! 2. the pure decoder ([`decode`]): it looks at the bytes received so far and says "here is a
+//!    whole frame", "I need N more bytes", or "this is wrong" (a length over the maximum). It
+//!    never reads a socket and never panics, whatever the bytes;
+//! 3. the encoder ([`encode`]);
+//! 4. the loops on a connection ([`read_frame`], [`write_frame`]): the connection code owns the
+//!    buffer and the `read` calls, and tells a clean close between frames from a close inside one;
+//! 5. the error messages, one set for every lesson that reads frames;
+//! 6. the unit tests and the property tests (`cargo test --lib frame`).
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -78,38 +85,6 @@ pub enum FrameError {
     /// The peer closed after `got` of the `len` body bytes.
     ClosedMidBody { len: u32, got: usize },
 }
-
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::TooLong { len, max, header } => write!(
-                f,
-                "frame length {len} (header {}) is over the maximum of {max} bytes; refused \
-                 before allocating. Do both sides use the same --byte-order? \
-                 (or raise --max-frame)",
-                crate::out::preview(header)
-            ),
-            FrameError::BodyTooLong { len, max } => write!(
-                f,
-                "cannot send {}: the maximum frame is {max} bytes (raise --max-frame)",
-                plural(*len, "byte")
-            ),
-            FrameError::ClosedMidHeader { got } => write!(
-                f,
-                "the peer closed the connection in the middle of a frame header \
-                 ({got} of {HEADER_LEN} bytes)"
-            ),
-            FrameError::ClosedMidBody { len, got } => write!(
-                f,
-                "the peer closed the connection in the middle of a frame body \
-                 ({got} of {} received)",
-                plural(*len as usize, "byte")
-            ),
-        }
-    }
-}
-
-impl std::error::Error for FrameError {}
 
 // ANCHOR: decode
 /// Decodes the frame at the start of `buf`, refusing any length over `max`.
@@ -188,17 +163,6 @@ pub enum ReadError {
     Frame(FrameError),
 }
 
-impl fmt::Display for ReadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReadError::Io(e) => write!(f, "{e}"),
-            ReadError::Frame(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ReadError {}
-
 impl From<FrameError> for ReadError {
     fn from(e: FrameError) -> Self {
         ReadError::Frame(e)
@@ -213,7 +177,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// but are not used yet stay in it for the next call.
 ///
 /// `Ok(None)`: the peer closed cleanly between frames. A close in the middle of a frame, or a
-/// length over `max`, is an error — never a hang, never a huge allocation.
+/// length over `max`, is an error — never a hang, never a huge allocation. It reads nothing
+/// past the frame it returns, so a protocol may follow a frame with bytes of its own (lesson
+/// 06 sends a file's body after its header frame).
 pub fn read_frame(
     conn: &mut impl Read,
     buf: &mut Vec<u8>,
@@ -232,7 +198,8 @@ pub fn read_frame(
             Decoded::NeedMore { missing } => missing,
         };
         // Not yet: one read of what is missing (at most 64 KiB). `read` may return fewer
-        // bytes than asked, so we loop and ask again.
+        // bytes than asked, so we loop and ask again. Asking for no more than is missing
+        // also means we never read past this frame: what follows stays in the socket.
         let mut chunk = vec![0u8; missing.min(READ_CHUNK)];
         let n = conn.read(&mut chunk).map_err(ReadError::Io)?;
         out.trace_read(chunk.len(), &chunk[..n]);
@@ -268,6 +235,52 @@ pub fn write_frame(
     ));
     Ok(())
 }
+
+// The error messages: one set, for lesson 05 and for every later lesson that reads frames.
+// They say what happened and, where it helps, what to do.
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::TooLong { len, max, header } => write!(
+                f,
+                "frame length {len} (header {}) is over the maximum of {max} bytes; refused \
+                 before allocating. Do both sides use the same --byte-order? \
+                 (or raise --max-frame)",
+                crate::out::preview(header)
+            ),
+            FrameError::BodyTooLong { len, max } => write!(
+                f,
+                "cannot send {}: the maximum frame is {max} bytes (raise --max-frame)",
+                plural(*len, "byte")
+            ),
+            FrameError::ClosedMidHeader { got } => write!(
+                f,
+                "the peer closed the connection in the middle of a frame header \
+                 ({got} of {HEADER_LEN} bytes)"
+            ),
+            FrameError::ClosedMidBody { len, got } => write!(
+                f,
+                "the peer closed the connection in the middle of a frame body \
+                 ({got} of {} received)",
+                plural(*len as usize, "byte")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Frame(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
 
 #[cfg(test)]
 mod tests {
@@ -479,6 +492,24 @@ mod tests {
                 got.push(frame);
             }
             prop_assert_eq!(got, bodies);
+        }
+
+        #[test]
+        fn read_frame_reads_nothing_past_the_frame_it_returns(
+            body in prop::collection::vec(any::<u8>(), 0..300),
+            after in prop::collection::vec(any::<u8>(), 1..100),
+            sizes in prop::collection::vec(1usize..50, 0..40),
+            order in order(),
+        ) {
+            let frame = encode(&body, order, MAX).unwrap();
+            let mut data = frame.clone();
+            data.extend_from_slice(&after);
+            let mut conn = Chunked { data, pos: 0, sizes, next: 0 };
+            let mut buf = Vec::new();
+            let got = read_frame(&mut conn, &mut buf, order, MAX, &quiet()).unwrap();
+            prop_assert_eq!(got, Some(body));
+            prop_assert!(buf.is_empty(), "{} bytes left in the buffer", buf.len());
+            prop_assert_eq!(conn.pos, frame.len());
         }
 
         #[test]
