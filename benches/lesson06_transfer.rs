@@ -14,10 +14,6 @@
 //! The file is generated in a temporary directory at run time and deleted at the end.
 //! Figures, not assertions: this is a measurement, never a timed test.
 
-#[path = "../lessons/06-json-header/wire.rs"]
-#[allow(dead_code)]
-mod wire;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -164,12 +160,13 @@ fn raw_tcp(size: u64) -> Duration {
     took
 }
 
-/// Lesson 06's wire code in this process: a put header, then the body streamed with
+/// Lesson 06's header and body code in this process: a put header, then the body streamed with
 /// `copy_body` from memory into the socket, received with `recv_header` + `copy_body` into a
 /// sink. What the framing itself costs, without the file and the checksum.
 fn framing_only(size: u64) -> Duration {
     use socket_lab::frame::ByteOrder;
-    use socket_lab::json_header::{parse_request, Request};
+    use socket_lab::json_header::{parse_request, recv_header, send_header, Request};
+    use socket_lab::transfer::copy_body;
     use socket_lab::{Out, Side, Style};
     let style = Style {
         color: socket_lab::ColorWhen::Never,
@@ -180,12 +177,11 @@ fn framing_only(size: u64) -> Duration {
     let addr = listener.local_addr().expect("addr");
     let reader = thread::spawn(move || {
         let (mut conn, _) = listener.accept().expect("accept");
-        let header = wire::recv_header(&mut conn, ByteOrder::Network, 65536, &out)
+        let header = recv_header(&mut conn, ByteOrder::Network, 65536, &out)
             .expect("header")
             .expect("a header");
         let request = parse_request(&header).expect("a request");
-        wire::copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {})
-            .expect("body");
+        copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {}).expect("body");
         request.body_size()
     });
     let start = Instant::now();
@@ -195,9 +191,9 @@ fn framing_only(size: u64) -> Duration {
         total_size: size,
         sha256: "0".repeat(64),
     };
-    wire::send_header(&mut conn, &request, ByteOrder::Network, &out).expect("send header");
+    send_header(&mut conn, &request, ByteOrder::Network, &out).expect("send header");
     let mut zeros = std::io::repeat(7).take(size);
-    wire::copy_body(&mut zeros, &mut conn, size, |_| {}).expect("send body");
+    copy_body(&mut zeros, &mut conn, size, |_| {}).expect("send body");
     drop(conn);
     let got = reader.join().expect("reader");
     let took = start.elapsed();

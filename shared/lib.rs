@@ -8,7 +8,6 @@
 pub mod cli;
 pub mod errors;
 pub mod input;
-pub mod json_header;
 pub mod out;
 pub mod socketserver;
 
@@ -18,6 +17,13 @@ pub mod commands;
 /// Lesson 05's frame: a 4-byte length, then the body; the pure decoder and the read loop.
 #[path = "../lessons/05-fixed-header/frame.rs"]
 pub mod frame;
+/// Lesson 06's JSON header: what a request and a reply say, and how a header travels as a
+/// lesson 05 frame.
+#[path = "../lessons/06-json-header/json_header.rs"]
+pub mod json_header;
+/// Lesson 06's body: streamed in chunks, checked by SHA-256, saved under a temporary name.
+#[path = "../lessons/06-json-header/transfer.rs"]
+pub mod transfer;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;

@@ -683,6 +683,6 @@ fn the_client_will_not_send_a_command_over_its_maximum() {
     assert_eq!(
         client.stderr.trim(),
         "error: sending the command: cannot send 6 bytes: the maximum frame is 4 bytes \
-         (raise --max-frame)"
+         (raise the maximum)"
     );
 }

@@ -246,12 +246,12 @@ impl fmt::Display for FrameError {
                 f,
                 "frame length {len} (header {}) is over the maximum of {max} bytes; refused \
                  before allocating. Do both sides use the same --byte-order? \
-                 (or raise --max-frame)",
+                 (or raise the maximum)",
                 crate::out::preview(header)
             ),
             FrameError::BodyTooLong { len, max } => write!(
                 f,
-                "cannot send {}: the maximum frame is {max} bytes (raise --max-frame)",
+                "cannot send {}: the maximum frame is {max} bytes (raise the maximum)",
                 plural(*len, "byte")
             ),
             FrameError::ClosedMidHeader { got } => write!(
@@ -398,7 +398,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "frame length 83886080 (header [05 00 00 00]) is over the maximum of 1048576 bytes; \
-             refused before allocating. Do both sides use the same --byte-order? (or raise --max-frame)"
+             refused before allocating. Do both sides use the same --byte-order? (or raise the maximum)"
         );
         assert_eq!(
             FrameError::ClosedMidBody { len: 5, got: 1 }.to_string(),

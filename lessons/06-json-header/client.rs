@@ -11,9 +11,6 @@
 //! terminal a progress line counts up. The sha256 in the header is checked on arrival, and a
 //! file is only given its name once it matches.
 
-#[path = "wire.rs"]
-mod wire;
-
 use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -25,10 +22,13 @@ use sha2::{Digest, Sha256};
 use socket_lab::errors::connect_error;
 use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
-use socket_lab::json_header::{check_name, parse_reply, Reply, Request, Status, MAX_HEADER_LEN};
+use socket_lab::json_header::{
+    check_name, parse_reply, recv_header, send_header, to_hex, Reply, Request, Status,
+    MAX_HEADER_LEN,
+};
 use socket_lab::out::plural;
+use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
 use socket_lab::{Out, Side, Style};
-use wire::{copy_body, receive_file, recv_header, send_header, sha256_of_file, Received};
 
 /// The largest command output the client accepts, in bytes.
 const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
@@ -276,7 +276,7 @@ impl Session {
                 hasher.update(c)
             })?;
             self.out.trace_read(output.len(), &output);
-            let got = socket_lab::json_header::to_hex(&hasher.finalize());
+            let got = to_hex(&hasher.finalize());
             if !reply.sha256.is_empty() && got != reply.sha256 {
                 bail!("the output's sha256 does not match the header's");
             }
@@ -314,7 +314,7 @@ impl Progress {
             total,
             done: 0,
             shown: None,
-            on: total >= wire::CHUNK as u64 && std::io::stderr().is_terminal(),
+            on: total >= CHUNK as u64 && std::io::stderr().is_terminal(),
         }
     }
 

@@ -16,9 +16,6 @@
 //! gets a clear error and the server goes on serving. `--classic` speaks the course's own
 //! protocol, so its Python client works unchanged.
 
-#[path = "wire.rs"]
-mod wire;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -31,12 +28,12 @@ use clap::Parser;
 use socket_lab::commands::{execute, Policy};
 use socket_lab::errors::bind_error;
 use socket_lab::frame::ByteOrder;
-use socket_lab::json_header::{parse_request, Reply, Request, Status, MAX_HEADER_LEN};
-use socket_lab::out::plural;
-use socket_lab::{Out, Side, Style};
-use wire::{
-    copy_body, receive_file, recv_header, send_header, sha256_of, sha256_of_file, Received,
+use socket_lab::json_header::{
+    parse_request, recv_header, send_header, Reply, Request, Status, MAX_HEADER_LEN,
 };
+use socket_lab::out::plural;
+use socket_lab::transfer::{copy_body, receive_file, sha256_of, sha256_of_file, Received};
+use socket_lab::{Out, Side, Style};
 
 /// After a refusal that ends a connection: how much of what the client still sends is read
 /// and thrown away, and for how long at most, before closing.
@@ -162,7 +159,9 @@ impl Client<'_> {
                     return;
                 }
                 Err(e) => {
-                    self.refuse_and_close(e);
+                    self.refuse_and_close(
+                        anyhow::Error::new(e).context("reading a request header"),
+                    );
                     return;
                 }
             };

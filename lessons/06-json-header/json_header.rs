@@ -1,11 +1,23 @@
-//! Lesson 06's JSON header: what a request and a reply say, and the checks every header
-//! passes before anything acts on it. Pure code (bytes in, a header or an error out), so it is
-//! tested here on its own; reading and writing it on a socket is in `lessons/06-json-header/`.
+//! Lesson 06's JSON header: what a request and a reply say, the checks every header passes
+//! before anything acts on it, and how a header travels: as ONE lesson 05 frame (its 4-byte
+//! length, then the JSON), read and written by lesson 05's own `read_frame` and `write_frame`.
+//! lesson06-server and lesson06-client use it through the library, as `socket_lab::json_header`.
 //!
 //! On the wire every message is: a 4-byte length of the header, the header as UTF-8 JSON,
 //! then a body of exactly `total_size` bytes (a file, a command line or a command's output).
+//! The body is not a frame: it is streamed, and `transfer.rs` moves it.
+//!
+//! Read it top to bottom: the types, parsing and checking (pure code, bytes in, a header or an
+//! error out), then sending and receiving a header on a connection, then the unit tests.
 
+use std::io::{Read, Write};
+
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::frame::{read_frame, write_frame, ByteOrder, ReadError};
+use crate::out::plural;
+use crate::Out;
 
 /// The largest header accepted, in bytes. A header describes a body, it never carries one:
 /// a few hundred bytes is normal, so anything above this is refused before allocating.
@@ -110,7 +122,9 @@ impl Request {
 
 /// Turns header bytes into a reply (the client side of [`parse_request`]).
 pub fn parse_reply(bytes: &[u8]) -> Result<Reply, String> {
-    let reply: Reply = from_json(bytes)?;
+    let mut reply: Reply = from_json(bytes)?;
+    // The message is for a person to read, on a terminal: no control characters.
+    reply.message = printable(&reply.message);
     if !reply.file_name.is_empty() {
         check_name(&reply.file_name)?;
     }
@@ -121,8 +135,14 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, String> {
 }
 
 fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    // serde_json's message may quote what the peer sent (an unknown command): printable() it.
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => format!("the header is not a valid message: {e}"),
+        serde_json::error::Category::Data => {
+            format!(
+                "the header is not a valid message: {}",
+                printable(&e.to_string())
+            )
+        }
         _ => format!("the header is not valid JSON: {e}"),
     })
 }
@@ -170,6 +190,67 @@ pub fn check_sha256(hex: &str) -> Result<(), String> {
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Text from the network as it may be shown on a terminal: control characters (an escape
+/// sequence could recolour or clear the screen) are shown escaped, like `\u{1b}`.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
+// ANCHOR: send_header
+/// Sends one header as one lesson 05 frame: the 4 length bytes and the JSON in ONE write, so
+/// a peer that reads the 4 bytes and then the header (like the course's Python client) finds
+/// them there.
+pub fn send_header(
+    conn: &mut impl Write,
+    header: &impl Serialize,
+    order: ByteOrder,
+    out: &Out,
+) -> anyhow::Result<()> {
+    // The length counts BYTES of the encoded JSON, not characters: "报告.txt" is 6 characters
+    // but 10 bytes. A length in characters would cut the header short.
+    let json = serde_json::to_vec(header).context("encoding the header")?;
+    out.trace(format!(
+        "JSON header, {}: {}",
+        plural(json.len(), "byte"),
+        String::from_utf8_lossy(&json)
+    ));
+    // A limit protects the receiver, and the receiver applies its own (--max-header). Here the
+    // only limit is what 4 length bytes can say.
+    write_frame(conn, &json, order, u32::MAX, out).context("sending the header")
+}
+// ANCHOR_END: send_header
+
+// ANCHOR: recv_header
+/// Receives one header's bytes: one frame, read by lesson 05's `read_frame`. `None` when the
+/// peer closed the connection cleanly between two messages. The length is checked against
+/// `max` BEFORE anything is allocated: a wrong byte order or a hostile peer cannot make us
+/// reserve gigabytes. A close in the middle of the frame is an error that says where.
+pub fn recv_header(
+    conn: &mut impl Read,
+    order: ByteOrder,
+    max: u32,
+    out: &Out,
+) -> Result<Option<Vec<u8>>, ReadError> {
+    // `read_frame` reads nothing past the frame: the body that follows the header is still in
+    // the socket when it returns, for the caller to stream. So this buffer ends empty.
+    let mut buf = Vec::new();
+    let header = read_frame(conn, &mut buf, order, max, out)?;
+    if let Some(json) = &header {
+        out.trace(format!(
+            "JSON header, {}: {}",
+            plural(json.len(), "byte"),
+            printable(&String::from_utf8_lossy(json))
+        ));
+    }
+    Ok(header)
+}
+// ANCHOR_END: recv_header
 
 #[cfg(test)]
 mod tests {
@@ -338,6 +419,70 @@ mod tests {
     fn a_reply_naming_a_path_is_refused_by_the_client_too() {
         let json = br#"{"status":"ok","file_name":"../x","total_size":0}"#;
         assert!(parse_reply(json).is_err());
+    }
+
+    #[test]
+    fn control_characters_from_the_network_are_shown_escaped() {
+        assert_eq!(printable("a\u{1b}[2Jb\n报告"), "a\\u{1b}[2Jb\\n报告");
+        let reply = parse_reply(br#"{"status":"error","message":"\u001b[31mred","total_size":0}"#);
+        assert_eq!(reply.map(|r| r.message), Ok("\\u{1b}[31mred".to_string()));
+        let request = parse_request(br#"{"command":"\u001b[2J"}"#);
+        assert_eq!(
+            request,
+            Err(
+                "the header is not a valid message: unknown variant `\\u{1b}[2J`, \
+                 expected one of `put`, `get`, `run` at line 1 column 22"
+                    .into()
+            )
+        );
+    }
+
+    fn quiet() -> Out {
+        let style = crate::Style {
+            color: crate::ColorWhen::Never,
+            trace: false,
+        };
+        Out::new(crate::Side::Client, &style)
+    }
+
+    #[test]
+    fn a_header_travels_as_one_lesson_05_frame_and_the_body_stays_behind() {
+        let mut wire = Vec::new();
+        let request = Request::Get {
+            file_name: "报告.txt".into(),
+        };
+        send_header(&mut wire, &request, ByteOrder::Network, &quiet()).unwrap();
+        let json = r#"{"command":"get","file_name":"报告.txt"}"#;
+        assert_eq!(&wire[..4], (json.len() as u32).to_be_bytes());
+        assert_eq!(&wire[4..], json.as_bytes());
+        wire.extend_from_slice(b"body");
+        let mut conn = &wire[..];
+        let header = recv_header(&mut conn, ByteOrder::Network, MAX_HEADER_LEN, &quiet());
+        assert_eq!(header.unwrap(), Some(json.as_bytes().to_vec()));
+        assert_eq!(conn, b"body");
+    }
+
+    #[test]
+    fn a_header_over_the_limit_or_cut_short_gets_lesson_05s_errors() {
+        let mut conn: &[u8] = &[0xff, 0xff, 0xff, 0xff];
+        let e = recv_header(&mut conn, ByteOrder::Network, 100, &quiet()).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "frame length 4294967295 (header [ff ff ff ff]) is over the maximum of 100 bytes"
+            ),
+            "{e}"
+        );
+        let mut conn: &[u8] = &[0, 0, 0, 37, b'{'];
+        let e = recv_header(&mut conn, ByteOrder::Network, 100, &quiet()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the peer closed the connection in the middle of a frame body (1 of 37 bytes received)"
+        );
+        let mut conn: &[u8] = &[];
+        assert!(matches!(
+            recv_header(&mut conn, ByteOrder::Network, 100, &quiet()),
+            Ok(None)
+        ));
     }
 
     #[test]

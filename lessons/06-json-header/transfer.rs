@@ -1,108 +1,21 @@
-//! Lesson 06 on the socket, used by both lesson06-server and lesson06-client: send and receive
-//! a header (4-byte length + JSON), stream a body in chunks, and write a received file under a
-//! temporary name until its checksum has been checked.
+//! Lesson 06's body: how a file or a command's output moves after its header. It is streamed
+//! in chunks through one buffer (the memory is the same for 5 bytes and for 5 GiB), shown to a
+//! SHA-256 checksum on the way, and a received file is written under a temporary name until
+//! its checksum has been checked. lesson06-server and lesson06-client use it through the
+//! library, as `socket_lab::transfer`.
 
 use std::fs::File;
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
-use socket_lab::frame::{len_bytes, len_from, ByteOrder};
-use socket_lab::json_header::to_hex;
-use socket_lab::out::plural;
-use socket_lab::Out;
+
+use crate::json_header::to_hex;
 
 /// How many bytes of a body move at a time. The memory a transfer needs is this one buffer,
 /// whatever the size of the file.
 pub const CHUNK: usize = 1024 * 1024;
-
-// ANCHOR: send_header
-/// Sends one header: its length in 4 bytes, then the JSON. Both go in ONE write, so a peer
-/// that reads the 4 bytes and then the header (like the course's Python client) finds them there.
-pub fn send_header(
-    conn: &mut impl Write,
-    header: &impl Serialize,
-    order: ByteOrder,
-    out: &Out,
-) -> anyhow::Result<()> {
-    let json = serde_json::to_vec(header).context("encoding the header")?;
-    // The length counts BYTES of the encoded JSON, not characters: "报告.txt" is 6 characters
-    // but 10 bytes. A length in characters would cut the header short.
-    let len = u32::try_from(json.len()).context("the header is too long")?;
-    let prefix = len_bytes(len, order);
-    let mut message = Vec::with_capacity(4 + json.len());
-    message.extend_from_slice(&prefix);
-    message.extend_from_slice(&json);
-    conn.write_all(&message).context("sending the header")?;
-    out.trace(format!(
-        "write_all({}) = length {} {} + header {}",
-        plural(message.len(), "byte"),
-        len,
-        socket_lab::out::preview(&prefix),
-        String::from_utf8_lossy(&json)
-    ));
-    Ok(())
-}
-// ANCHOR_END: send_header
-
-// ANCHOR: recv_header
-/// Receives one header's bytes. `None` when the peer closed the connection cleanly between
-/// two messages. The length is checked against `max` BEFORE anything is allocated: a wrong
-/// byte order or a hostile peer cannot make us reserve gigabytes.
-pub fn recv_header(
-    conn: &mut impl Read,
-    order: ByteOrder,
-    max: u32,
-    out: &Out,
-) -> anyhow::Result<Option<Vec<u8>>> {
-    let mut prefix = [0u8; 4];
-    let got = read_full(conn, &mut prefix).context("receiving a header length")?;
-    if got == 0 {
-        return Ok(None);
-    }
-    if got < 4 {
-        bail!("truncated frame: the connection closed after {got} of the 4 length bytes");
-    }
-    let len = len_from(prefix, order);
-    out.trace(format!(
-        "read_exact(4) -> {} = header length {len}",
-        socket_lab::out::preview(&prefix)
-    ));
-    if len > max {
-        bail!(
-            "header length {len} is over the limit of {max} bytes \
-             (does the other side use the same --byte-order?)"
-        );
-    }
-    let mut header = vec![0u8; len as usize];
-    let got = read_full(conn, &mut header).context("receiving a header")?;
-    if got < header.len() {
-        bail!("truncated frame: the connection closed after {got} of the {len} header bytes");
-    }
-    out.trace(format!(
-        "read_exact({len}) -> header {}",
-        String::from_utf8_lossy(&header)
-    ));
-    Ok(Some(header))
-}
-// ANCHOR_END: recv_header
-
-/// Reads until `buf` is full or the peer closes; returns how many bytes came. (`read_exact`
-/// would not tell a clean close before the first byte from a close halfway through.)
-fn read_full(conn: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match conn.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
 
 // ANCHOR: copy_body
 /// Streams exactly `total` bytes from `from` to `to` through one buffer of [`CHUNK`] bytes,
@@ -157,7 +70,6 @@ pub fn sha256_of_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// The SHA-256 of bytes in memory, as hex.
-#[allow(dead_code)] // the server's; the client hashes as the output arrives
 pub fn sha256_of(bytes: &[u8]) -> String {
     to_hex(&Sha256::digest(bytes))
 }
@@ -240,4 +152,54 @@ pub fn receive_file(
     }
     part.keep()?;
     Ok(Received::Saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SHA-256 of `hello\n`.
+    const HELLO_SHA256: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+
+    #[test]
+    fn copy_body_moves_exactly_total_bytes_and_leaves_the_rest() {
+        let mut from: &[u8] = b"hello\nnext message";
+        let mut to = Vec::new();
+        let mut seen = 0;
+        copy_body(&mut from, &mut to, 6, |chunk| seen += chunk.len()).unwrap();
+        assert_eq!(to, b"hello\n");
+        assert_eq!(seen, 6);
+        assert_eq!(from, b"next message");
+    }
+
+    #[test]
+    fn a_body_that_ends_early_says_how_much_came() {
+        let mut from: &[u8] = &[7u8; 300];
+        let e = copy_body(&mut from, &mut std::io::sink(), 1000, |_| {}).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the body is shorter than total_size: the data ended after 300 of 1000 bytes"
+        );
+    }
+
+    #[test]
+    fn a_file_is_named_only_when_its_checksum_matches() {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        let mut wrong: &[u8] = b"HELLO\n";
+        let got = receive_file(&mut wrong, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {});
+        assert!(matches!(got, Ok(Received::ChecksumMismatch(_))));
+        let mut short: &[u8] = b"hel";
+        assert!(receive_file(&mut short, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {}).is_err());
+        // Neither left anything: no a.txt, no .a.txt.part.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let mut right: &[u8] = b"hello\n";
+        let got = receive_file(&mut right, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {});
+        assert!(matches!(got, Ok(Received::Saved)));
+        assert_eq!(std::fs::read(dir.path().join("a.txt")).unwrap(), b"hello\n");
+        assert_eq!(
+            sha256_of_file(&dir.path().join("a.txt")).unwrap(),
+            HELLO_SHA256
+        );
+        assert_eq!(sha256_of(b"hello\n"), HELLO_SHA256);
+    }
 }
