@@ -62,12 +62,14 @@ impl Lab {
         names
     }
 
-    /// Scratch paths read as a student's: `server-files`, and client files in the current folder.
+    /// Scratch paths read as a student's: the programs' default folders under target/, and
+    /// client files in the current folder.
     fn redact(&self, text: &str) -> String {
         let local = self.local().to_string_lossy().into_owned();
+        let root = self.root().to_string_lossy().into_owned();
         text.replace(&format!("{local}/"), "")
-            .replace(&local, "client-files")
-            .replace(&self.root().to_string_lossy().into_owned(), "server-files")
+            .replace(&local, "target/lesson06/downloads")
+            .replace(&root, "target/lesson06/server-files")
     }
 }
 

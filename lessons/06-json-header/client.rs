@@ -1,10 +1,10 @@
 //! Lesson 06 — the JSON-header client: send a file, fetch a file, run commands.
 //!
 //!   lesson06-client put FILE            send FILE; the server stores it under its own name
-//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: the current directory)
+//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads)
 //!   lesson06-client run                 send each line of stdin as a command, print the output
 //!
-//! Start the server first:   cargo run --bin lesson06-server -- --root server-files
+//! Start the server first:   cargo run --bin lesson06-server
 //! Then:                     cargo run --bin lesson06-client -- put Cargo.toml
 //!
 //! Look for: a big file moves in 1 MiB chunks and the client's memory stays flat; on a
@@ -38,7 +38,7 @@ const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
 #[command(
     name = "lesson06-client",
     version,
-    after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt --out downloads\n  echo 'seq 3' | lesson06-client run"
+    after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt\n  lesson06-client get notes.txt --out /tmp\n  echo 'seq 3' | lesson06-client run"
 )]
 struct Args {
     /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send each
@@ -50,8 +50,9 @@ struct Args {
     #[arg(value_name = "FILE|NAME")]
     target: Option<String>,
 
-    /// With get: the directory to save the file in (created if missing).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// With get: the directory to save the file in (created if missing). The default is
+    /// under cargo's target/ folder, so downloads are never mixed with your own files.
+    #[arg(long, value_name = "DIR", default_value = "target/lesson06/downloads")]
     out: PathBuf,
 
     /// The server's address.

@@ -5,10 +5,10 @@
 //! The header can say anything the protocol needs, and the receiver always knows how many
 //! bytes to read next.
 //!
-//! Run it:   cargo run --bin lesson06-server -- --root server-files
+//! Run it:   cargo run --bin lesson06-server        (files go to target/lesson06/server-files)
 //! Then, in a second terminal:
 //!           cargo run --bin lesson06-client -- put Cargo.toml
-//!           cargo run --bin lesson06-client -- get Cargo.toml --out /tmp
+//!           cargo run --bin lesson06-client -- get Cargo.toml  (into target/lesson06/downloads)
 //!           echo help | cargo run --bin lesson06-client -- run
 //!
 //! Look for: with `--trace`, the 4 length bytes, then the header, then the body in chunks.
@@ -56,8 +56,13 @@ struct Args {
     port: u16,
 
     /// The directory files are stored in and served from (created if missing). Nothing
-    /// outside it is ever read or written.
-    #[arg(long, value_name = "DIR", default_value = "lesson06-files")]
+    /// outside it is ever read or written. The default is under cargo's target/ folder, so
+    /// the files a lesson leaves behind are never mixed with your own.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/lesson06/server-files"
+    )]
     root: PathBuf,
 
     /// Stop after serving this many clients (default: serve forever).

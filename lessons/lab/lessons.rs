@@ -146,7 +146,7 @@ pub const LESSONS: &[Lesson] = &[
         slug: "06-json-header",
         title: "JSON header",
         shows: "a JSON header that describes the body: file transfer with a checksum, and commands",
-        terminal1: "cargo run --bin lesson06-server -- --root server-files",
+        terminal1: "cargo run --bin lesson06-server",
         terminal2: "cargo run --bin lesson06-client -- put Cargo.toml",
         demo: Demo {
             server: "lesson06-server",
