@@ -135,15 +135,13 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, String> {
 }
 
 fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
-    // serde_json's message may quote what the peer sent (an unknown command): printable() it.
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            format!(
-                "the header is not a valid message: {}",
-                printable(&e.to_string())
-            )
-        }
-        _ => format!("the header is not valid JSON: {e}"),
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "not a valid message",
+            _ => "not valid JSON",
+        };
+        // serde_json's message may quote what the peer sent (an unknown command).
+        format!("the header is {what}: {}", printable(&e.to_string()))
     })
 }
 // ANCHOR_END: parse
@@ -194,51 +192,56 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// Text from the network as it may be shown on a terminal: control characters (an escape
 /// sequence could recolour or clear the screen) are shown escaped, like `\u{1b}`.
 pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_debug().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
+    let mut shown = String::new();
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_debug());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 // ANCHOR: send_header
-/// Sends one header as one lesson 05 frame: the 4 length bytes and the JSON in ONE write, so
-/// a peer that reads the 4 bytes and then the header (like the course's Python client) finds
-/// them there.
+/// Sends one header as one lesson 05 frame: the 4 length bytes and the JSON in ONE
+/// write, so a peer that reads the 4 bytes and then the header (like the course's
+/// Python client) finds them there.
 pub fn send_header(
     conn: &mut impl Write,
     header: &impl Serialize,
     order: ByteOrder,
     out: &Out,
 ) -> anyhow::Result<()> {
-    // The length counts BYTES of the encoded JSON, not characters: "报告.txt" is 6 characters
-    // but 10 bytes. A length in characters would cut the header short.
+    // The length counts BYTES of the encoded JSON, not characters: "报告.txt" is
+    // 6 characters but 10 bytes. A length in characters would cut the header short.
     let json = serde_json::to_vec(header).context("encoding the header")?;
     out.trace(format!(
         "JSON header, {}: {}",
         plural(json.len(), "byte"),
         String::from_utf8_lossy(&json)
     ));
-    // A limit protects the receiver, and the receiver applies its own (--max-header). Here the
-    // only limit is what 4 length bytes can say.
+    // A limit protects the receiver, and the receiver applies its own (--max-header).
+    // Here the only limit is what 4 length bytes can say.
     write_frame(conn, &json, order, u32::MAX, out).context("sending the header")
 }
 // ANCHOR_END: send_header
 
 // ANCHOR: recv_header
-/// Receives one header's bytes: one frame, read by lesson 05's `read_frame`. `None` when the
-/// peer closed the connection cleanly between two messages. The length is checked against
-/// `max` BEFORE anything is allocated: a wrong byte order or a hostile peer cannot make us
-/// reserve gigabytes. A close in the middle of the frame is an error that says where.
+/// Receives one header's bytes: one frame, read by lesson 05's `read_frame`. `None`
+/// when the peer closed the connection cleanly between two messages. The length is
+/// checked against `max` BEFORE anything is allocated: a wrong byte order or a hostile
+/// peer cannot make us reserve gigabytes. A close inside the frame is an error that says
+/// where.
 pub fn recv_header(
     conn: &mut impl Read,
     order: ByteOrder,
     max: u32,
     out: &Out,
 ) -> Result<Option<Vec<u8>>, ReadError> {
-    // `read_frame` reads nothing past the frame: the body that follows the header is still in
-    // the socket when it returns, for the caller to stream. So this buffer ends empty.
+    // `read_frame` reads nothing past the frame: the body that follows the header is
+    // still in the socket when it returns, for the caller to stream. This buffer ends
+    // empty.
     let mut buf = Vec::new();
     let header = read_frame(conn, &mut buf, order, max, out)?;
     if let Some(json) = &header {

@@ -154,9 +154,10 @@ impl Client<'_> {
     /// The communication loop: one request after another until the client leaves. A bad
     /// request ends at most this connection; `serve` returns and the server goes on.
     fn serve(&mut self) {
-        let order = self.args.byte_order;
+        let (order, max) = (self.args.byte_order, self.args.max_header);
         loop {
-            let header = match recv_header(&mut self.conn, order, self.args.max_header, &self.out) {
+            let received = recv_header(&mut self.conn, order, max, &self.out);
+            let header = match received.context("reading a request header") {
                 Ok(Some(header)) => header,
                 Ok(None) => {
                     self.out
@@ -164,9 +165,7 @@ impl Client<'_> {
                     return;
                 }
                 Err(e) => {
-                    self.refuse_and_close(
-                        anyhow::Error::new(e).context("reading a request header"),
-                    );
+                    self.refuse_and_close(e);
                     return;
                 }
             };
