@@ -31,7 +31,7 @@ fn every_lesson_has_its_bins_chapter_summary_entry_tour_entry_and_test() {
     assert!(slugs.len() >= 2, "lesson folders: {slugs:?}");
     let bins = bins();
     let summary = read("book/src/SUMMARY.md");
-    let tour = read("lessons/lab/lessons.rs");
+    let tour = read("lab/lessons.rs");
     let tests: Vec<String> = fs::read_dir("tests")
         .expect("tests/")
         .flatten()
@@ -58,7 +58,7 @@ fn every_lesson_has_its_bins_chapter_summary_entry_tour_entry_and_test() {
         );
         assert!(
             tour.contains(&format!("slug: \"{slug}\"")),
-            "lessons/lab/lessons.rs lacks lesson {slug}"
+            "lab/lessons.rs lacks lesson {slug}"
         );
         assert!(
             tests

@@ -1,55 +1,11 @@
-//! `lab` — the tour of Socket Lab.
-//!
-//!   cargo run --bin lab               every lesson, what it shows, the commands for both terminals
-//!   cargo run --bin lab -- demo 02    run lesson 02's server and client together in this terminal
+//! The tour: every lesson of the lab, what it shows, and the commands for both terminals.
 
-mod demo;
-mod lessons;
-
-use std::process::ExitCode;
-
-use clap::{Parser, Subcommand};
 use colored::Colorize;
-use socket_lab::Style;
 
-use lessons::LESSONS;
+use crate::lessons::LESSONS;
 
-/// The tour of Socket Lab: every lesson and how to run it, or one lesson's demo.
-#[derive(Parser)]
-#[command(name = "lab", version)]
-struct Args {
-    #[command(subcommand)]
-    command: Option<Command>,
-
-    #[command(flatten)]
-    style: Style,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// List the lessons (the default).
-    Tour,
-    /// Run a lesson's server and client(s) together, their lines interleaved, and stop.
-    Demo {
-        /// The lesson number, e.g. 02.
-        lesson: String,
-    },
-}
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    args.style.apply();
-    let result = match args.command.unwrap_or(Command::Tour) {
-        Command::Tour => {
-            tour();
-            Ok(())
-        }
-        Command::Demo { lesson } => demo::run(&lesson),
-    };
-    socket_lab::exit_code(result)
-}
-
-fn tour() {
+/// Prints every lesson: what it shows and the commands for both terminals.
+pub fn print() {
     use std::fmt::Write as _;
     // Writing to a String cannot fail; the whole tour is then printed at once.
     let mut text = String::new();
@@ -78,5 +34,5 @@ fn tour() {
         );
     }
     let _ = writeln!(text, "Run every test: cargo test");
-    demo::print(&text);
+    crate::demo::print(&text);
 }
