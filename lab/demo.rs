@@ -75,16 +75,21 @@ fn build(demo: &Demo) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn(name: &str, args: &[&str], stdin: Stdio) -> anyhow::Result<Child> {
-    let path = bin_path(name)?;
-    Command::new(&path)
-        .args(args)
+/// The command that runs lesson program `name`, uncoloured (the demo colours by side).
+fn command(name: &str, args: &[&str], stdin: Stdio) -> anyhow::Result<Command> {
+    let mut cmd = Command::new(bin_path(name)?);
+    cmd.args(args)
         .args(["--color", "never"])
         .stdin(stdin)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    Ok(cmd)
+}
+
+fn spawn(name: &str, args: &[&str], stdin: Stdio) -> anyhow::Result<Child> {
+    command(name, args, stdin)?
         .spawn()
-        .with_context(|| format!("starting {} (build it first: cargo build)", path.display()))
+        .with_context(|| format!("starting {name} (build it first: cargo build)"))
 }
 
 /// Forwards each line of `stream` to `tx`, tagged with `side`, then reports the end.
@@ -153,30 +158,15 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
     let deadline = Instant::now() + LIMIT;
     let mut args = demo.server_args.to_vec();
     args.extend(["--port", "0"]);
-    let mut server = spawn(demo.server, &args, Stdio::null())?;
-
     // The server's first line tells where it listens; the clients need that port.
-    let mut out = BufReader::new(server.stdout.take().context("server stdout")?);
-    let mut first = String::new();
-    out.read_line(&mut first)
-        .context("reading the server's first line")?;
-    let first = first.trim_end().to_string();
-    let Some(port) = first
-        .strip_prefix("listening on ")
-        .and_then(|a| a.rsplit(':').next())
-    else {
-        let _ = server.kill();
-        let mut err = String::new();
-        if let Some(mut e) = server.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        bail!("{} did not start: {}", demo.server, err.trim());
-    };
-    let port = port.to_string();
-    show("server", &first);
+    let started = socket_lab::spawn::start(&mut command(demo.server, &args, Stdio::null())?)
+        .with_context(|| format!("starting {} (build it first: cargo build)", demo.server))?;
+    let mut server = started.child;
+    let port = started.addr.port().to_string();
+    show("server", &started.first_line);
 
     let (tx, rx) = channel();
-    forward(out, "server", &tx);
+    forward(started.stdout, "server", &tx);
     forward(
         server.stderr.take().context("server stderr")?,
         "server",

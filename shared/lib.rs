@@ -12,6 +12,7 @@ pub mod input;
 pub mod json_header;
 pub mod out;
 pub mod socketserver;
+pub mod spawn;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
+use socket_lab::errors::start_command;
 use socket_lab::input::Lines;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
@@ -195,18 +196,7 @@ fn echo(
 
 /// No reply in time: say what that means in UDP, and how to start the server.
 fn no_reply(server: SocketAddr, timeout: Duration, args: &Args) -> anyhow::Error {
-    let mut start = "cargo run --bin lesson07-server".to_string();
-    let mut extra = Vec::new();
-    if args.host != "127.0.0.1" {
-        extra.push(format!("--host {}", args.host));
-    }
-    if args.port != 9007 {
-        extra.push(format!("--port {}", args.port));
-    }
-    if !extra.is_empty() {
-        start.push_str(" -- ");
-        start.push_str(&extra.join(" "));
-    }
+    let start = start_command(&format!("{}:{}", args.host, args.port), "lesson07-server");
     anyhow!(
         "no reply from {server} within {} ms. Sending did not fail: UDP has no connection, so \
          nothing tells the sender that nobody received the datagram. Is the server running? \

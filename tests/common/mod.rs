@@ -6,7 +6,7 @@
 //! terminals (ports redacted), which is snapshot-tested with insta and shown by the book.
 #![allow(dead_code)] // each test file uses its own part of the harness
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -42,12 +42,7 @@ pub fn command(bin: &str) -> Command {
 }
 
 /// The default port of a lesson binary: 9000 + the lesson number.
-pub fn default_port(bin: &str) -> Option<u16> {
-    bin.strip_prefix("lesson")
-        .and_then(|rest| rest.get(..2))
-        .and_then(|nn| nn.parse::<u16>().ok())
-        .map(|nn| 9000 + nn)
-}
+pub use socket_lab::cli::default_port;
 
 /// How the book shows a command line: `cargo run --bin NAME -- ARGS`, with any scripted stdin
 /// shown as `printf '...' |`, and without the `--port 0` the tests add to servers.
@@ -93,38 +88,20 @@ pub struct Server {
 
 /// Starts `bin` with `args` and `--port 0`, and waits for its `listening on` line.
 pub fn start_server(bin: &str, args: &[&str]) -> Server {
-    let mut child = command(bin)
-        .args(args)
+    let mut cmd = command(bin);
+    cmd.args(args)
         .args(["--port", "0"])
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {bin}: {e}"));
-    let stderr = child.stderr.take().map(read_all_in_background);
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut first_line = String::new();
-    // The server's first line is our synchronisation: once it is printed, the socket listens.
-    let _ = stdout.read_line(&mut first_line);
-    let first_line = first_line.trim_end().to_string();
-    let port = first_line
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.rsplit(':').next())
-        .and_then(|p| p.parse::<u16>().ok());
-    let Some(port) = port else {
-        let _ = child.kill();
-        let err = stderr
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        panic!("{bin} did not print `listening on HOST:PORT` first.\nfirst line: {first_line:?}\nstderr: {err}");
-    };
+        .stderr(Stdio::piped());
+    let mut started = socket_lab::spawn::start(&mut cmd).unwrap_or_else(|e| panic!("{e:#}"));
+    let stderr = started.child.stderr.take().map(read_all_in_background);
     Server {
         bin: bin.to_string(),
-        port,
-        first_line,
+        port: started.addr.port(),
+        first_line: started.first_line,
         shown: shown_command(bin, args, None),
-        child,
-        rest: Some(read_rest_in_background(stdout)),
+        child: started.child,
+        rest: Some(read_rest_in_background(started.stdout)),
         stderr,
     }
 }
