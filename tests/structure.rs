@@ -1,28 +1,51 @@
 //! The shape of the lab: every lesson folder has its binaries, its chapter, its place in the
-//! book's summary and in the lab tour, and its test file; the book includes only what exists.
+//! book's summary and in the lab tour, and its test file; `lessons/` holds only lessons; the
+//! book includes code by anchor and transcripts whole.
 
 mod common;
-use common::bins;
+use common::{bins, transcripts_dir};
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-fn read(path: &str) -> String {
-    fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The names in a folder, sorted.
+fn names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {dir}/: {e}"))
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `NN-slug`: two digits, a dash, a name.
+fn is_lesson_slug(name: &str) -> bool {
+    name.len() > 3 && name[..2].chars().all(|c| c.is_ascii_digit()) && &name[2..3] == "-"
 }
 
 /// The lesson folders: `lessons/NN-slug`.
 fn lesson_slugs() -> Vec<String> {
-    let mut slugs: Vec<String> = fs::read_dir("lessons")
-        .expect("lessons/")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| {
-            name.len() > 3 && name[..2].chars().all(|c| c.is_ascii_digit()) && &name[2..3] == "-"
-        })
-        .collect();
-    slugs.sort();
-    slugs
+    names("lessons")
+        .into_iter()
+        .filter(|n| is_lesson_slug(n))
+        .collect()
+}
+
+#[test]
+fn lessons_holds_only_lesson_folders() {
+    for name in names("lessons") {
+        assert!(
+            is_lesson_slug(&name) && Path::new("lessons").join(&name).is_dir(),
+            "lessons/{name} is not a lesson folder (lessons/NN-slug); the lab's own program \
+             lives in lab/"
+        );
+    }
 }
 
 #[test]
@@ -32,18 +55,14 @@ fn every_lesson_has_its_bins_chapter_summary_entry_tour_entry_and_test() {
     let bins = bins();
     let summary = read("book/src/SUMMARY.md");
     let tour = read("lab/lessons.rs");
-    let tests: Vec<String> = fs::read_dir("tests")
-        .expect("tests/")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let tests = names("tests");
     for slug in &slugs {
         let nn = &slug[..2];
         for side in ["server", "client"] {
             let name = format!("lesson{nn}-{side}");
             let path = format!("lessons/{slug}/{side}.rs");
             assert!(
-                bins.contains(&(name.clone(), path.clone())),
+                bins.iter().any(|b| b.name == name && b.path == path),
                 "Cargo.toml lacks [[bin]] name = \"{name}\" path = \"{path}\""
             );
             assert!(Path::new(&path).is_file(), "{path} is missing");
@@ -72,85 +91,151 @@ fn every_lesson_has_its_bins_chapter_summary_entry_tour_entry_and_test() {
 #[test]
 fn every_lesson_binary_lives_in_its_lesson_folder() {
     let slugs = lesson_slugs();
-    for (name, path) in bins() {
-        let Some(nn) = name.strip_prefix("lesson").map(|r| &r[..2]) else {
+    for bin in bins() {
+        let Some(nn) = bin.name.strip_prefix("lesson").map(|r| &r[..2]) else {
             continue;
         };
         let slug = slugs
             .iter()
             .find(|s| s.starts_with(nn))
-            .unwrap_or_else(|| panic!("{name}: no folder lessons/{nn}-*"));
+            .unwrap_or_else(|| panic!("{}: no folder lessons/{nn}-*", bin.name));
         assert!(
-            path.starts_with(&format!("lessons/{slug}/")),
-            "{name} is built from {path}, outside lessons/{slug}/"
+            bin.path.starts_with(&format!("lessons/{slug}/")),
+            "{} is built from {}, outside lessons/{slug}/",
+            bin.name,
+            bin.path
         );
     }
 }
 
-/// Every `{{#include …}}` of the book: (chapter, target path, what follows the path).
-fn includes() -> Vec<(String, String, String)> {
+// ---------------------------------------------------------------------------------------
+// The book.
+
+/// One `{{#include …}}` of the book.
+struct Include {
+    chapter: String,
+    /// The included file, as a path from the repository root.
+    target: PathBuf,
+    /// What follows the file name: `:anchor`, `:4:`, or nothing.
+    rest: String,
+}
+
+/// Every `{{#include …}}` of the book.
+fn includes() -> Vec<Include> {
     let mut found = Vec::new();
-    for entry in fs::read_dir("book/src").expect("book/src").flatten() {
-        let chapter = entry.path();
-        if chapter.extension().is_none_or(|e| e != "md") {
+    for name in names("book/src") {
+        if !name.ends_with(".md") {
             continue;
         }
-        let text = fs::read_to_string(&chapter).expect("chapter");
+        let chapter = format!("book/src/{name}");
+        let text = read(&chapter);
         for part in text.split("{{#include ").skip(1) {
             let spec = part.split("}}").next().unwrap_or("").trim();
-            let (file, rest) = match spec.find(".rs:").or(spec.find(".snap:")) {
-                Some(i) => {
-                    let dot = spec[i..].find(':').map(|j| i + j).unwrap_or(spec.len());
-                    (&spec[..dot], &spec[dot..])
-                }
-                None => (spec, ""),
-            };
-            let target = Path::new("book/src").join(file);
-            found.push((
-                chapter.display().to_string(),
-                target.display().to_string(),
-                rest.to_string(),
-            ));
+            // The file name ends at the first `:` after its last `/`.
+            let name_start = spec.rfind('/').map_or(0, |i| i + 1);
+            let end = spec[name_start..]
+                .find(':')
+                .map_or(spec.len(), |i| name_start + i);
+            found.push(Include {
+                chapter: chapter.clone(),
+                target: normalize(&Path::new("book/src").join(&spec[..end])),
+                rest: spec[end..].to_string(),
+            });
         }
     }
     found
 }
 
+/// `a/b/../c` -> `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 #[test]
-fn the_book_includes_code_by_anchor_and_transcripts_after_their_header() {
+fn the_book_includes_code_by_anchor_and_transcripts_whole() {
     let includes = includes();
     assert!(!includes.is_empty());
-    for (chapter, target, rest) in includes {
+    for Include {
+        chapter,
+        target,
+        rest,
+    } in includes
+    {
+        let shown = target.display();
         let text = fs::read_to_string(&target)
-            .unwrap_or_else(|e| panic!("{chapter} includes {target}: {e}"));
-        if target.ends_with(".rs") {
+            .unwrap_or_else(|e| panic!("{chapter} includes {shown}: {e}"));
+        if target.extension().is_some_and(|e| e == "rs") {
             let anchor = rest.trim_start_matches(':');
             assert!(
                 !anchor.is_empty() && !anchor.chars().all(|c| c.is_ascii_digit() || c == ':'),
-                "{chapter} includes {target} by line number ({rest}); use an anchor"
+                "{chapter} includes {shown} by line number ({rest}); use an anchor"
             );
             assert!(
                 text.contains(&format!("ANCHOR: {anchor}\n")),
-                "{chapter}: {target} has no anchor `{anchor}`"
+                "{chapter}: {shown} has no anchor `{anchor}`"
             );
             assert!(
                 text.contains(&format!("ANCHOR_END: {anchor}\n")),
-                "{chapter}: {target} has no ANCHOR_END `{anchor}`"
+                "{chapter}: {shown} has no ANCHOR_END `{anchor}`"
             );
-        } else if target.ends_with(".snap") {
-            // An insta snapshot starts with a 3-line header; the book shows what follows it.
-            assert_eq!(
-                rest, ":4:",
-                "{chapter} must include {target} as `{target}:4:`"
-            );
-            let header: Vec<&str> = text.lines().take(3).collect();
+        } else {
+            // Output is a transcript the tests check, included whole: no line offsets.
             assert!(
-                header.len() == 3
-                    && header[0] == "---"
-                    && header[1].starts_with("source: ")
-                    && header[2] == "---",
-                "{target} does not start with the 3-line insta header: {header:?}"
+                target.starts_with("tests/transcripts") && rest.is_empty(),
+                "{chapter} includes {shown}{rest}: the book shows output from \
+                 tests/transcripts/NAME.txt, whole (no `:N:` offset)"
             );
         }
+    }
+}
+
+#[test]
+fn every_transcript_starts_with_its_command_and_is_checked_by_a_test() {
+    let mut tests = String::new();
+    for name in names("tests") {
+        if name.ends_with(".rs") {
+            tests.push_str(&read(format!("tests/{name}")));
+        }
+    }
+    let dir = transcripts_dir();
+    for name in names("tests/transcripts") {
+        let stem = name.strip_suffix(".txt").unwrap_or_else(|| {
+            panic!("tests/transcripts/{name}: only NAME.txt transcripts belong here")
+        });
+        let first = read(dir.join(&name))
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            first.starts_with("$ "),
+            "tests/transcripts/{name} starts with {first:?}, not with `$ command`"
+        );
+        assert!(
+            tests.contains(&format!("\"{stem}\"")),
+            "tests/transcripts/{name} is checked by no test (no \"{stem}\" in tests/*.rs): \
+             delete it, or check it"
+        );
+    }
+    // What is left of insta: the `--help` screens, one per binary.
+    let bins = bins();
+    for name in names("tests/snapshots") {
+        let known = bins
+            .iter()
+            .any(|b| name == format!("{}_help.snap", b.name.replace('-', "_")));
+        assert!(
+            known,
+            "tests/snapshots/{name} is not the --help snapshot of a binary"
+        );
     }
 }
