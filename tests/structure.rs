@@ -1,9 +1,10 @@
 //! The shape of the lab: every lesson folder has its binaries, its chapter, its place in the
 //! book's summary and in the lab tour, and its test file; `lessons/` holds only lessons; the
-//! book includes code by anchor and transcripts whole.
+//! book includes code by anchor and transcripts whole; `cargo test` runs only the tests that
+//! exist.
 
 mod common;
-use common::{bins, transcripts_dir};
+use common::{bins, manifest_sections, transcripts_dir};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,115 @@ fn every_lesson_binary_lives_in_its_lesson_folder() {
             "{} is built from {}, outside lessons/{slug}/",
             bin.name,
             bin.path
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A quiet suite: `cargo test` prints no empty "running 0 tests" blocks.
+
+/// The source files of a crate root: `root` and every file it brings in with `mod NAME;`
+/// (`NAME.rs` or `NAME/mod.rs` next to it) or `#[path = "..."] mod NAME;`, recursively.
+fn crate_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < files.len() {
+        let file = files[i].clone();
+        let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut path_attr: Option<String> = None;
+        for line in read(&file).lines().map(str::trim) {
+            // `#[path = "FILE"]`, alone or before `pub mod NAME;` on the same line.
+            let line = match line.strip_prefix("#[path = \"") {
+                Some(rest) => {
+                    path_attr = rest.split('"').next().map(str::to_string);
+                    rest.split_once(']').map_or("", |(_, decl)| decl.trim())
+                }
+                None => line,
+            };
+            if line.is_empty() {
+                continue;
+            }
+            let declared = line
+                .trim_start_matches("pub ")
+                .strip_prefix("mod ")
+                .and_then(|rest| rest.strip_suffix(';'));
+            if let Some(name) = declared {
+                let found = match path_attr.take() {
+                    Some(path) => dir.join(path),
+                    None if dir.join(format!("{name}.rs")).is_file() => {
+                        dir.join(format!("{name}.rs"))
+                    }
+                    None => dir.join(name).join("mod.rs"),
+                };
+                assert!(
+                    found.is_file(),
+                    "{}: mod {name} -> {}",
+                    file.display(),
+                    found.display()
+                );
+                files.push(found);
+            } else if !line.starts_with("#[") {
+                path_attr = None;
+            }
+        }
+        i += 1;
+    }
+    files
+}
+
+fn has_unit_tests(root: &Path) -> bool {
+    crate_files(root)
+        .iter()
+        .any(|f| read(f).contains("#[cfg(test)]") || read(f).contains("#[test]"))
+}
+
+#[test]
+fn a_binary_has_a_test_harness_exactly_when_it_has_unit_tests() {
+    for bin in bins() {
+        let tests = has_unit_tests(Path::new(&bin.path));
+        assert!(
+            bin.test == tests,
+            "{} ({}): {}",
+            bin.name,
+            bin.path,
+            if tests {
+                "it has unit tests: remove `test = false` from its [[bin]] in Cargo.toml"
+            } else {
+                "it has no unit tests: add `test = false` to its [[bin]] in Cargo.toml, \
+                 or cargo test prints an empty `running 0 tests` block for it"
+            }
+        );
+    }
+}
+
+#[test]
+fn the_library_runs_doctests_exactly_when_it_has_some() {
+    let lib = manifest_sections("[lib]");
+    let lib = lib.first().expect("a [lib] section in Cargo.toml");
+    let get = |key: &str| lib.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let doctests_on = get("doctest") != Some("false");
+    let root = get("path").expect("[lib] path");
+    // A doctest is a code block in a doc comment.
+    let with_doctests: Vec<PathBuf> = crate_files(Path::new(root))
+        .into_iter()
+        .filter(|f| {
+            read(f)
+                .lines()
+                .map(str::trim_start)
+                .any(|l| (l.starts_with("///") || l.starts_with("//!")) && l.contains("```"))
+        })
+        .collect();
+    if doctests_on {
+        assert!(
+            !with_doctests.is_empty(),
+            "the library has no doctests: add `doctest = false` to [lib] in Cargo.toml, or \
+             cargo test prints an empty `Doc-tests` block"
+        );
+    } else {
+        assert!(
+            with_doctests.is_empty(),
+            "{with_doctests:?} have doctests that never run: remove `doctest = false` from \
+             [lib] in Cargo.toml"
         );
     }
 }
