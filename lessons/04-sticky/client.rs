@@ -80,7 +80,8 @@ fn sender(mut conn: TcpStream, nodelay: bool, out: Out) -> anyhow::Result<()> {
 
     // ANCHOR: sender
     if nodelay {
-        // TCP_NODELAY: send each write at once, never holding small writes back (Nagle off).
+        // TCP_NODELAY (Nagle off): send each write at once, never holding small
+        // writes back.
         conn.set_nodelay(true)?;
         out.line("TCP_NODELAY on: Nagle's algorithm is off");
     }
@@ -124,9 +125,10 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR_END: receiver
 
     // ANCHOR: leave
-    // Leave cleanly. Closing with reply bytes still unread would reset the connection (RST),
-    // and the server's next write would fail with ECONNRESET (lesson 03, case write-reset).
-    // So: tell the server we are done (shutdown), then read what is left until it closes.
+    // Leave cleanly. Closing with reply bytes still unread would reset the connection
+    // (RST), and the server's next write would fail with ECONNRESET (lesson 03, case
+    // write-reset). So: tell the server we are done (shutdown), then read what is left
+    // until it closes.
     conn.shutdown(Shutdown::Write).context("shutting down")?;
     let mut left = 0;
     loop {

@@ -122,8 +122,8 @@ fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyh
 
     // ANCHOR: sender
     if wait_ms > 0 {
-        // Wait until the first bytes are here (peek looks without taking them out), then
-        // wait a little more, as a busy server would: the wait is what makes the demo sure.
+        // Wait until the first bytes are here (peek looks without taking them out),
+        // then a little more, as a busy server would: the wait makes the demo sure.
         let mut first = [0u8; 1];
         conn.peek(&mut first).context("waiting for data")?;
         out.line(format!(
@@ -131,7 +131,8 @@ fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyh
         ));
         std::thread::sleep(Duration::from_millis(wait_ms));
     }
-    // One read takes everything that is in the receive buffer, up to 1024 bytes: both writes.
+    // One read takes everything that is in the receive buffer, up to 1024 bytes:
+    // both writes.
     let mut buf = [0u8; 1024];
     let mut reads = 0;
     loop {
@@ -153,8 +154,9 @@ fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyh
 }
 
 // ANCHOR: receiver
-/// The remote-command loop: read a command (up to 1024 bytes), run it, send the whole reply.
-/// The reply's size is not sent with it: the client cannot know where one reply ends.
+/// The remote-command loop: read a command (up to 1024 bytes), run it, send the
+/// whole reply. The reply's size is not sent with it: the client cannot know where
+/// one reply ends.
 fn receiver(
     mut conn: TcpStream,
     peer: SocketAddr,
