@@ -15,14 +15,17 @@ pub fn print() {
         text,
         "Each lesson is a server and a client: start the server in one terminal, the client in another."
     );
-    let _ = writeln!(text, "The book explains each one: mdbook serve book\n");
+    let _ = writeln!(
+        text,
+        "The book shows each one's code and output: mdbook serve book --open\n"
+    );
     for lesson in LESSONS {
         let _ = writeln!(
             text,
             "{} {}  {}",
             format!("lesson {}", lesson.number).bold(),
             lesson.title.bold(),
-            format!("(lessons/{}, book/src/{}.md)", lesson.slug, lesson.slug).dimmed()
+            format!("(code: lessons/{0}, chapter: {0}.html)", lesson.slug).dimmed()
         );
         let _ = writeln!(text, "  shows:       {}", lesson.shows);
         let _ = writeln!(text, "  terminal 1:  {}", lesson.terminal1.cyan());
