@@ -14,7 +14,7 @@
 //! The file is generated in a temporary directory at run time and deleted at the end.
 //! Figures, not assertions: this is a measurement, never a timed test.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -218,22 +218,14 @@ struct Sampled {
 
 /// One lesson 06 client run against a fresh server; both are real release binaries.
 fn lesson06(client_args: &[&str], root: &Path, size: u64) -> Transfer {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_lesson06-server"))
-        .args(["--port", "0", "--max-clients", "1", "--color", "never"])
-        .args(["--root", path_str(root)])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start lesson06-server");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    lines.read_line(&mut first).expect("listening line");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .expect("listening on HOST:PORT")
-        .to_string();
-    let drain = thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let server = socket_lab::spawn::start(
+        Command::new(env!("CARGO_BIN_EXE_lesson06-server"))
+            .args(["--port", "0", "--max-clients", "1", "--color", "never"])
+            .args(["--root", path_str(root)]),
+    )
+    .expect("start lesson06-server");
+    let port = server.addr.port().to_string();
+    let mut server = server.drain_stdout();
 
     let start = Instant::now();
     let mut client = Command::new(env!("CARGO_BIN_EXE_lesson06-client"))
@@ -252,7 +244,6 @@ fn lesson06(client_args: &[&str], root: &Path, size: u64) -> Transfer {
     }
     let server_status = wait_server(&mut server);
     running.store(false, Ordering::Relaxed);
-    let _ = drain.join();
     assert!(status.success(), "the client failed");
     assert!(server_status, "the server failed");
     let _ = size;

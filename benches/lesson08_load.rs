@@ -14,7 +14,7 @@
 //! is caught as "mixed"). A client that gets no reply within 5 s counts as "lost". This is a
 //! bench, not a test: the figures depend on the machine; nothing here is asserted in CI.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
@@ -163,31 +163,20 @@ impl Drop for Server {
 /// Starts `program args`, reads its `listening on HOST:PORT` line, and throws the rest of
 /// its output away (in a thread, so its pipe never fills up).
 fn start(program: &str, args: &[&str]) -> Option<Server> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .map_err(|e| eprintln!("cannot start {program}: {e}"))
-        .ok()?;
-    let mut stdout = BufReader::new(child.stdout.take()?);
-    let mut first = String::new();
-    let _ = stdout.read_line(&mut first);
-    thread::spawn(move || {
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-    });
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok());
-    match addr {
-        Some(addr) => Some(Server { child, addr }),
-        None => {
-            eprintln!("{program} did not say where it listens: {first:?}");
-            let _ = child.kill();
-            let _ = child.wait();
+    let started = socket_lab::spawn::start(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .env("NO_COLOR", "1"),
+    );
+    match started {
+        Ok(server) => Some(Server {
+            addr: server.addr,
+            child: server.drain_stdout(),
+        }),
+        Err(e) => {
+            eprintln!("{e:#}");
             None
         }
     }

@@ -1,7 +1,7 @@
 //! Command-line conventions shared by every binary: `--color` and `--trace`.
 //!
 //! Each binary declares its own `--host` and `--port` (the default port is 9000 + the lesson
-//! number) and flattens [`Style`] into its arguments.
+//! number: [`default_port`]) and flattens [`Style`] into its arguments.
 
 use std::io::IsTerminal;
 
@@ -37,4 +37,11 @@ impl Style {
         };
         colored::control::set_override(on);
     }
+}
+
+/// The default port of a lab program: 9000 + its lesson number (`lesson05-client` -> 9005).
+/// `None` for a program that is not a lesson's.
+pub fn default_port(program: &str) -> Option<u16> {
+    let lesson = program.strip_prefix("lesson")?.get(..2)?;
+    lesson.parse::<u16>().ok().map(|nn| 9000 + nn)
 }

@@ -5,7 +5,6 @@
 //! reported by clap before any socket is opened.)
 
 use std::io::ErrorKind;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use colored::Colorize;
@@ -67,26 +66,19 @@ pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
     }
 }
 
-/// The command a student types to start `server_bin` so that it listens on `addr`.
-fn start_command(addr: &str, server_bin: &str) -> String {
+/// The command a student types to start `server_bin` so that it listens on `addr`
+/// (`HOST:PORT`): only what differs from the defaults is spelled out.
+pub fn start_command(addr: &str, server_bin: &str) -> String {
     let mut cmd = format!("cargo run --bin {server_bin}");
-    let default_port = server_bin
-        .strip_prefix("lesson")
-        .and_then(|rest| rest.get(..2))
-        .and_then(|nn| nn.parse::<u16>().ok())
-        .map(|nn| 9000 + nn);
-    let (host, port) = match addr.parse::<SocketAddr>() {
-        Ok(sa) => (sa.ip().to_string(), Some(sa.port())),
-        Err(_) => (
-            addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string(),
-            None,
-        ),
+    let (host, port) = match addr.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (addr, None),
     };
     let mut extra = Vec::new();
     if host != "127.0.0.1" {
         extra.push(format!("--host {host}"));
     }
-    if let Some(port) = port.filter(|p| Some(*p) != default_port) {
+    if let Some(port) = port.filter(|p| Some(*p) != crate::cli::default_port(server_bin)) {
         extra.push(format!("--port {port}"));
     }
     if !extra.is_empty() {

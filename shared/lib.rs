@@ -10,6 +10,7 @@ pub mod errors;
 pub mod input;
 pub mod out;
 pub mod socketserver;
+pub mod spawn;
 
 /// Lesson 04's safe remote-command service: built-in commands, no shell, ever.
 #[path = "../lessons/04-sticky/commands.rs"]

@@ -92,10 +92,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         Case::Reset | Case::WriteReset => {
             // ANCHOR: reset
-            // Read only 4 of the 32 bytes the server sent: 28 stay unread in our receive buffer.
+            // Read only 4 of the 32 bytes the server sent: 28 stay unread in our
+            // receive buffer.
             read_once(&mut conn, 4, out)?;
-            // Closing with unread data: the system cannot deliver those bytes to anyone, so
-            // instead of an orderly close (FIN) it resets the connection (RST).
+            // Closing with unread data: the system cannot deliver those bytes to anyone,
+            // so instead of an orderly close (FIN) it resets the connection (RST).
             out.line("sending last words, then closing with 28 bytes unread: a reset");
             conn.write_all(b"last words").context("sending")?;
             drop(conn);
@@ -105,7 +106,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         Case::Linger => {
             // ANCHOR: linger
             read_once(&mut conn, 1024, out)?; // everything: nothing is left unread
-                                              // SO_LINGER with a zero timeout: close() throws the connection away with a reset.
+
+            // SO_LINGER 0: close() throws the connection away with a reset.
             SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
             out.line("sending last words, then closing with SO_LINGER 0: a reset");
             conn.write_all(b"last words").context("sending")?;

@@ -1,15 +1,15 @@
 //! Lesson 04's remote-command service, made safe; lessons 05 and 06 reuse it (through the
 //! library, as `socket_lab::commands`).
 //!
-//! The classic course's server hands whatever a client sends to a shell. This one never runs a
-//! shell. It answers a few built-in commands that always print the same bytes (so demos and
-//! snapshots are stable), and it runs a real program only when that program's name is in an
-//! allow-list the server was started with (`--allow-exec ls,date`; how it runs is in
-//! `program.rs`). Everything else gets a one-line refusal as the reply.
+//! The classic course's server hands whatever a client sends to a shell. This one never
+//! runs a shell. It answers a few built-in commands that always print the same bytes (so
+//! demos and snapshots are stable), and it runs a real program only when that program's
+//! name is in an allow-list the server was started with (`--allow-exec ls,date`; how it
+//! runs is in `program.rs`). Everything else gets a one-line refusal as the reply.
 //!
-//! [`execute`] is pure in the sense that matters for tests: a command line in, the reply bytes
-//! out. It never panics, its output is bounded, and its reply is never empty (a client doing
-//! one blocking read would wait forever for an empty reply).
+//! [`execute`] is pure in the sense that matters for tests: a command line in, the reply
+//! bytes out. It never panics, its output is bounded, and its reply is never empty (a
+//! client doing one blocking read would wait forever for an empty reply).
 
 use std::time::Duration;
 
@@ -20,7 +20,8 @@ mod program;
 /// The largest `N` of `seq N`: its reply is then 588,895 bytes.
 pub const MAX_SEQ: u64 = 100_000;
 
-/// The largest reply: `text N` accepts at most this `N`, and a program's output is cut here.
+/// The largest reply: `text N` accepts at most this `N`, and a program's output is cut
+/// here.
 pub const MAX_REPLY: usize = 1024 * 1024;
 
 /// The longest command line accepted, in bytes.
@@ -29,8 +30,8 @@ pub const MAX_LINE: usize = 1024;
 /// How long an allowed program may run before it is stopped.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(5);
 
-/// Characters that mean something to a shell. A line containing any of them is refused as a
-/// whole: nothing of it runs, not even the part before the `;`.
+/// Characters that mean something to a shell. A line containing any of them is refused as
+/// a whole: nothing of it runs, not even the part before the `;`.
 const SHELL_SYNTAX: &[char] = &[
     ';', '|', '&', '$', '`', '<', '>', '(', ')', '{', '}', '[', ']', '*', '?', '~', '!', '#', '\\',
     '\'', '"',
@@ -67,9 +68,9 @@ impl Policy {
     }
 
     /// Real programs, by name, only these; only used when the server is started with an
-    /// explicit flag (e.g. `--allow-exec ls,date`). A name is a bare program name found on
-    /// PATH: names with a `/` or shell syntax are ignored, and a built-in keeps its meaning
-    /// even when its name is listed.
+    /// explicit flag (e.g. `--allow-exec ls,date`). A name is a bare program name found
+    /// on PATH: names with a `/` or shell syntax are ignored, and a built-in keeps its
+    /// meaning even when its name is listed.
     pub fn with_programs(names: Vec<String>) -> Policy {
         let programs = names
             .into_iter()
@@ -111,7 +112,8 @@ pub fn execute(line: &str, policy: &Policy) -> Vec<u8> {
     // ANCHOR: dispatch
     if let Some(c) = line.chars().find(|c| is_shell_syntax(*c)) {
         return reply_line(&format!(
-            "refused: {} is shell syntax, and this server never runs a shell; nothing was run",
+            "refused: {} is shell syntax, and this server never runs a shell; \
+             nothing was run",
             describe(c)
         ));
     }
@@ -133,7 +135,8 @@ pub fn execute(line: &str, policy: &Policy) -> Vec<u8> {
             program::run_program(name, &args, policy.time_limit)
         }
         _ => reply_line(&format!(
-            "refused: {name} is not a built-in command{}; send `help` to see the commands",
+            "refused: {name} is not a built-in command{}; \
+             send `help` to see the commands",
             if policy.programs.is_empty() {
                 " and this server runs no programs".to_string()
             } else {
@@ -347,7 +350,8 @@ mod tests {
         let scratch = tempfile::tempdir().expect("a scratch directory");
         let dir = scratch.path();
         let marker = |n: usize| dir.join(format!("ran{n}"));
-        // Even with `touch` and `ls` allowed, a line with shell syntax runs nothing at all.
+        // Even with `touch` and `ls` allowed, a line with shell syntax runs nothing at
+        // all.
         let policy = Policy::with_programs(vec!["touch".into(), "ls".into(), "rm".into()]);
         let attacks = [
             "ls; rm -rf /".to_string(),

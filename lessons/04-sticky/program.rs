@@ -1,10 +1,11 @@
 //! Lesson 04's command service, part two: running a program the server was told to allow.
 //!
-//! The classic course hands the client's line to a shell (`subprocess.Popen(cmd, shell=True)`).
-//! Here an allowed program is started directly: the words of the line are its arguments as
-//! they are, so `;`, `|` or `$(…)` would mean nothing even if they got this far (they do not:
-//! `commands.rs` refuses them first). The program gets no stdin, a clean environment (only
-//! PATH), a time limit and an output limit, and the reply is never empty.
+//! The classic course hands the client's line to a shell (`subprocess.Popen(cmd,
+//! shell=True)`). Here an allowed program is started directly: the words of the line are
+//! its arguments as they are, so `;`, `|` or `$(…)` would mean nothing even if they got
+//! this far (they do not: `commands.rs` refuses them first). The program gets no stdin, a
+//! clean environment (only PATH), a time limit and an output limit, and the reply is
+//! never empty.
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use super::{reply_line, MAX_REPLY};
 
-/// Runs the allowed program `name` with `args` and returns the reply bytes: what it printed
-/// (stdout, then stderr), and a note when it failed, printed nothing, was cut or was stopped.
+/// Runs the allowed program `name` with `args` and returns the reply bytes: what it
+/// printed (stdout, then stderr), and a note when it failed, printed nothing, was cut or
+/// was stopped.
 pub fn run_program(name: &str, args: &[&str], time_limit: Duration) -> Vec<u8> {
     // ANCHOR: run_program
     let mut cmd = Command::new(name);
@@ -46,8 +48,8 @@ pub fn run_program(name: &str, args: &[&str], time_limit: Duration) -> Vec<u8> {
     reply_with_notes(name, out, err, notes)
 }
 
-/// Reads stdout and stderr at the same time, each in a thread of its own and each up to the
-/// limit, so a program that fills one pipe cannot block while we wait on the other.
+/// Reads stdout and stderr at the same time, each in a thread of its own and each up to
+/// the limit, so a program that fills one pipe cannot block while we wait on the other.
 fn read_both_pipes(child: &mut Child) -> mpsc::Receiver<(usize, Vec<u8>)> {
     let (tx, rx) = mpsc::channel();
     let stdout = child
@@ -63,8 +65,8 @@ fn read_both_pipes(child: &mut Child) -> mpsc::Receiver<(usize, Vec<u8>)> {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(pipe) = pipe {
-                // One byte more than the limit tells us the output was cut. Dropping the pipe
-                // then makes the program's next write fail, so it ends.
+                // One byte more than the limit tells us the output was cut. Dropping the
+                // pipe then makes the program's next write fail, so it ends.
                 let _ = pipe.take(MAX_REPLY as u64 + 1).read_to_end(&mut bytes);
             }
             let _ = tx.send((which, bytes));
@@ -73,8 +75,8 @@ fn read_both_pipes(child: &mut Child) -> mpsc::Receiver<(usize, Vec<u8>)> {
     rx
 }
 
-/// Waits for the program to end, and stops it at `deadline`. Returns its exit status (when
-/// known) and whether it had to be stopped.
+/// Waits for the program to end, and stops it at `deadline`. Returns its exit status
+/// (when known) and whether it had to be stopped.
 fn wait_until(child: &mut Child, deadline: Instant) -> (Option<ExitStatus>, bool) {
     loop {
         match child.try_wait() {
@@ -92,8 +94,8 @@ fn wait_until(child: &mut Child, deadline: Instant) -> (Option<ExitStatus>, bool
     }
 }
 
-/// The two outputs, stdout and stderr. A grandchild that kept a pipe open must not hang the
-/// server: the readers get a short while only.
+/// The two outputs, stdout and stderr. A grandchild that kept a pipe open must not hang
+/// the server: the readers get a short while only.
 fn collect(outputs: mpsc::Receiver<(usize, Vec<u8>)>) -> (Vec<u8>, Vec<u8>) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     for _ in 0..2 {

@@ -1,6 +1,7 @@
-//! Lesson 05's frame: a 4-byte length, then that many bytes. This file is what the chapter
-//! teaches; lesson05-server and lesson05-client use it, and so does lesson 06 (its JSON header
-//! travels as one of these frames). They all reach it through the library, as `socket_lab::frame`.
+//! Lesson 05's frame: a 4-byte length, then that many bytes. This file is what the
+//! chapter teaches; lesson05-server and lesson05-client use it, and so does lesson 06
+//! (its JSON header travels as one of these frames). They all reach it through the
+//! library, as `socket_lab::frame`.
 //!
 //! Read it top to bottom:
 //! 1. how the 4 length bytes are laid out ([`ByteOrder`]);
@@ -22,9 +23,9 @@ use crate::Out;
 /// The size of the length header: 4 bytes, a `u32`.
 pub const HEADER_LEN: usize = 4;
 
-/// The largest frame body accepted unless a flag says otherwise: 1 MiB. A length read from
-/// the network is checked against it BEFORE anything is allocated, so a wrong or hostile
-/// length (4 GiB, say) costs nothing.
+/// The largest frame body accepted unless a flag says otherwise: 1 MiB. A length read
+/// from the network is checked against it BEFORE anything is allocated, so a wrong or
+/// hostile length (4 GiB, say) costs nothing.
 pub const DEFAULT_MAX_FRAME: u32 = 1024 * 1024;
 
 /// How a 4-byte length is laid out: network order (big-endian, the default) or this
@@ -89,7 +90,8 @@ pub enum FrameError {
 // ANCHOR: decode
 /// Decodes the frame at the start of `buf`, refusing any length over `max`.
 ///
-/// Pure and total: any bytes give `Ok(Frame)`, `Ok(NeedMore)` or `Err(TooLong)`, never a panic.
+/// Pure and total: any bytes give `Ok(Frame)`, `Ok(NeedMore)` or `Err(TooLong)`, never a
+/// panic.
 pub fn decode(buf: &[u8], order: ByteOrder, max: u32) -> Result<Decoded<'_>, FrameError> {
     let Some((header, rest)) = buf.split_first_chunk::<HEADER_LEN>() else {
         return Ok(Decoded::NeedMore {
@@ -118,7 +120,8 @@ pub fn decode(buf: &[u8], order: ByteOrder, max: u32) -> Result<Decoded<'_>, Fra
 }
 // ANCHOR_END: decode
 
-/// What leftover bytes mean when the peer has closed: nothing (`Ok`), or a frame cut short.
+/// What leftover bytes mean when the peer has closed: nothing (`Ok`), or a frame cut
+/// short.
 pub fn check_eof(buf: &[u8], order: ByteOrder, max: u32) -> Result<(), FrameError> {
     if buf.is_empty() {
         return Ok(());
@@ -173,13 +176,13 @@ impl From<FrameError> for ReadError {
 const READ_CHUNK: usize = 64 * 1024;
 
 // ANCHOR: read_frame
-/// Reads one whole frame from `conn`. `buf` is this connection's buffer: bytes that arrived
-/// but are not used yet stay in it for the next call.
+/// Reads one whole frame from `conn`. `buf` is this connection's buffer: bytes that
+/// arrived but are not used yet stay in it for the next call.
 ///
-/// `Ok(None)`: the peer closed cleanly between frames. A close in the middle of a frame, or a
-/// length over `max`, is an error — never a hang, never a huge allocation. It reads nothing
-/// past the frame it returns, so a protocol may follow a frame with bytes of its own (lesson
-/// 06 sends a file's body after its header frame).
+/// `Ok(None)`: the peer closed cleanly between frames. A close in the middle of a frame,
+/// or a length over `max`, is an error — never a hang, never a huge allocation. It reads
+/// nothing past the frame it returns, so a protocol may follow a frame with bytes of its
+/// own (lesson 06 sends a file's body after its header frame).
 pub fn read_frame(
     conn: &mut impl Read,
     buf: &mut Vec<u8>,
@@ -215,9 +218,9 @@ pub fn read_frame(
 
 /// Sends one frame: the 4-byte header and the body in ONE `write_all`.
 ///
-/// Two writes (header, then body) would be a write-write-read pattern: Nagle's algorithm holds
-/// the body back until the peer acknowledges the header, and the peer delays that ACK by up
-/// to 40 ms. One buffer, one write, no stall.
+/// Two writes (header, then body) would be a write-write-read pattern: Nagle's algorithm
+/// holds the body back until the peer acknowledges the header, and the peer delays that
+/// ACK by up to 40 ms. One buffer, one write, no stall.
 pub fn write_frame(
     conn: &mut impl Write,
     body: &[u8],
@@ -236,8 +239,8 @@ pub fn write_frame(
     Ok(())
 }
 
-// The error messages: one set, for lesson 05 and for every later lesson that reads frames.
-// They say what happened and, where it helps, what to do.
+// The error messages: one set, for lesson 05 and for every later lesson that reads
+// frames. They say what happened and, where it helps, what to do.
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -406,8 +409,8 @@ mod tests {
         );
     }
 
-    /// A reader that hands out its bytes in the given chunk sizes (a `read` returning less
-    /// than asked, as TCP does).
+    /// A reader that hands out its bytes in the given chunk sizes (a `read` returning
+    /// less than asked, as TCP does).
     struct Chunked {
         data: Vec<u8>,
         pos: usize,

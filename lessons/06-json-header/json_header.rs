@@ -1,14 +1,16 @@
-//! Lesson 06's JSON header: what a request and a reply say, the checks every header passes
-//! before anything acts on it, and how a header travels: as ONE lesson 05 frame (its 4-byte
-//! length, then the JSON), read and written by lesson 05's own `read_frame` and `write_frame`.
-//! lesson06-server and lesson06-client use it through the library, as `socket_lab::json_header`.
+//! Lesson 06's JSON header: what a request and a reply say, the checks every header
+//! passes before anything acts on it, and how a header travels: as ONE lesson 05 frame
+//! (its 4-byte length, then the JSON), read and written by lesson 05's own `read_frame`
+//! and `write_frame`. lesson06-server and lesson06-client use it through the library, as
+//! `socket_lab::json_header`.
 //!
 //! On the wire every message is: a 4-byte length of the header, the header as UTF-8 JSON,
-//! then a body of exactly `total_size` bytes (a file, a command line or a command's output).
-//! The body is not a frame: it is streamed, and `transfer.rs` moves it.
+//! then a body of exactly `total_size` bytes (a file, a command line or a command's
+//! output). The body is not a frame: it is streamed, and `transfer.rs` moves it.
 //!
-//! Read it top to bottom: the types, parsing and checking (pure code, bytes in, a header or an
-//! error out), then sending and receiving a header on a connection, then the unit tests.
+//! Read it top to bottom: the types, parsing and checking (pure code, bytes in, a header
+//! or an error out), then sending and receiving a header on a connection, then the unit
+//! tests.
 
 use std::io::{Read, Write};
 
@@ -19,8 +21,9 @@ use crate::frame::{read_frame, write_frame, ByteOrder, ReadError};
 use crate::out::plural;
 use crate::Out;
 
-/// The largest header accepted, in bytes. A header describes a body, it never carries one:
-/// a few hundred bytes is normal, so anything above this is refused before allocating.
+/// The largest header accepted, in bytes. A header describes a body, it never carries
+/// one: a few hundred bytes is normal, so anything above this is refused before
+/// allocating.
 pub const MAX_HEADER_LEN: u32 = 64 * 1024;
 
 /// The longest file name accepted, in bytes (the usual limit of Linux file systems).
@@ -28,7 +31,8 @@ pub const MAX_NAME_LEN: usize = 255;
 
 // ANCHOR: request
 /// What a client asks. The `command` field says which kind it is:
-/// `{"command":"put","file_name":"a.txt","total_size":5,"sha256":"2cf2…"}` followed by 5 bytes.
+/// `{"command":"put","file_name":"a.txt","total_size":5,"sha256":"2cf2…"}` followed by 5
+/// bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "lowercase")]
 pub enum Request {
@@ -96,8 +100,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, String> {
 }
 
 impl Request {
-    /// What JSON cannot say: the file name is a plain name and the checksum looks like one.
-    /// Nothing may act on a request that fails this check.
+    /// What JSON cannot say: the file name is a plain name and the checksum looks like
+    /// one. Nothing may act on a request that fails this check.
     pub fn check(&self) -> Result<(), String> {
         match self {
             Request::Put {
@@ -147,10 +151,10 @@ fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
 // ANCHOR_END: parse
 
 // ANCHOR: check_name
-/// A name the server may use inside its directory: one plain file name, nothing that could
-/// climb out (`..`), start elsewhere (`/etc/passwd`, `C:\x`) or hide in a sub-folder (`a/b`).
-/// Names starting with `.` are refused as well: the server writes its partial files as
-/// hidden `.NAME.part`, and nobody may read or overwrite those.
+/// A name the server may use inside its directory: one plain file name, nothing that
+/// could climb out (`..`), start elsewhere (`/etc/passwd`, `C:\x`) or hide in a
+/// sub-folder (`a/b`). Names starting with `.` are refused as well: the server writes its
+/// partial files as hidden `.NAME.part`, and nobody may read or overwrite those.
 pub fn check_name(name: &str) -> Result<(), String> {
     let refuse = |why: &str| Err(format!("file name {name:?} refused: {why}"));
     if name.is_empty() {
@@ -163,7 +167,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
         return refuse("it contains `..`");
     }
     if name.contains(['/', '\\', ':']) {
-        return refuse("a name may not contain `/`, `\\` or `:` (no paths, only a file name)");
+        return refuse("it contains `/`, `\\` or `:` (only a file name, no paths)");
     }
     if name.starts_with('.') {
         return refuse("hidden names (starting with `.`) are not served");

@@ -1,8 +1,8 @@
-//! Lesson 06's body: how a file or a command's output moves after its header. It is streamed
-//! in chunks through one buffer (the memory is the same for 5 bytes and for 5 GiB), shown to a
-//! SHA-256 checksum on the way, and a received file is written under a temporary name until
-//! its checksum has been checked. lesson06-server and lesson06-client use it through the
-//! library, as `socket_lab::transfer`.
+//! Lesson 06's body: how a file or a command's output moves after its header. It is
+//! streamed in chunks through one buffer (the memory is the same for 5 bytes and for 5
+//! GiB), shown to a SHA-256 checksum on the way, and a received file is written under a
+//! temporary name until its checksum has been checked. lesson06-server and
+//! lesson06-client use it through the library, as `socket_lab::transfer`.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -13,14 +13,15 @@ use sha2::{Digest, Sha256};
 
 use crate::json_header::to_hex;
 
-/// How many bytes of a body move at a time. The memory a transfer needs is this one buffer,
-/// whatever the size of the file.
+/// How many bytes of a body move at a time. The memory a transfer needs is this one
+/// buffer, whatever the size of the file.
 pub const CHUNK: usize = 1024 * 1024;
 
 // ANCHOR: copy_body
-/// Streams exactly `total` bytes from `from` to `to` through one buffer of [`CHUNK`] bytes,
-/// showing every chunk to `seen` (the checksum, the progress bar). The memory used is the same
-/// for 5 bytes and for 5 GiB. A source that ends early is an error that says how much came.
+/// Streams exactly `total` bytes from `from` to `to` through one buffer of [`CHUNK`]
+/// bytes, showing every chunk to `seen` (the checksum, the progress bar). The memory used
+/// is the same for 5 bytes and for 5 GiB. A source that ends early is an error that says
+/// how much came.
 pub fn copy_body(
     from: &mut impl Read,
     to: &mut impl Write,
@@ -35,12 +36,14 @@ pub fn copy_body(
             .min(usize::try_from(total - done).unwrap_or(buf.len()));
         let n = match from.read(&mut buf[..want]) {
             Ok(0) => bail!(
-                "the body is shorter than total_size: the data ended after {done} of {total} bytes"
+                "the body is shorter than total_size: \
+                 the data ended after {done} of {total} bytes"
             ),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(e).context(format!("receiving the body ({done} of {total} bytes)"))
+                let context = format!("receiving the body ({done} of {total} bytes)");
+                return Err(e).context(context);
             }
         };
         seen(&buf[..n]);
@@ -75,9 +78,10 @@ pub fn sha256_of(bytes: &[u8]) -> String {
 }
 
 // ANCHOR: part_file
-/// A file being received. It is written as `DIR/.NAME.part` and becomes `DIR/NAME` only by
-/// [`PartFile::keep`], after the checksum matched. Dropped without `keep` (checksum wrong,
-/// connection lost, any error), it deletes itself: a failed transfer leaves nothing behind.
+/// A file being received. It is written as `DIR/.NAME.part` and becomes `DIR/NAME` only
+/// by [`PartFile::keep`], after the checksum matched. Dropped without `keep` (checksum
+/// wrong, connection lost, any error), it deletes itself: a failed transfer leaves
+/// nothing behind.
 pub struct PartFile {
     pub file: File,
     part: PathBuf,
@@ -88,7 +92,8 @@ pub struct PartFile {
 impl PartFile {
     pub fn create(dir: &Path, name: &str) -> anyhow::Result<PartFile> {
         let part = dir.join(format!(".{name}.part"));
-        let file = File::create(&part).with_context(|| format!("creating {}", part.display()))?;
+        let creating = || format!("creating {}", part.display());
+        let file = File::create(&part).with_context(creating)?;
         Ok(PartFile {
             file,
             part,
@@ -97,8 +102,8 @@ impl PartFile {
         })
     }
 
-    /// The checksum matched: give the file its real name. A rename within one directory is
-    /// atomic: other programs see either no file or the whole file, never half of it.
+    /// The checksum matched: give the file its real name. A rename within one directory
+    /// is atomic: other programs see either no file or the whole file, never half of it.
     pub fn keep(mut self) -> anyhow::Result<()> {
         std::fs::rename(&self.part, &self.dest)
             .with_context(|| format!("renaming to {}", self.dest.display()))?;
@@ -125,9 +130,10 @@ pub enum Received {
     ChecksumMismatch(String),
 }
 
-/// Receives a body of `total` bytes into `dir/name` the safe way: into a part file, checked
-/// against `sha256`, renamed only when it matches. `seen` also sees every chunk (progress).
-/// An `Err` means the body did not arrive whole (the connection is out of step).
+/// Receives a body of `total` bytes into `dir/name` the safe way: into a part file,
+/// checked against `sha256`, renamed only when it matches. `seen` also sees every chunk
+/// (progress). An `Err` means the body did not arrive whole (the connection is out of
+/// step).
 pub fn receive_file(
     conn: &mut impl Read,
     dir: &Path,

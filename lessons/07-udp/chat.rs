@@ -86,8 +86,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 break;
             };
             received += 1;
-            // Remember who wrote first, before printing: once the message is on the screen,
-            // an answer may be typed at once, and it must know where to go.
+            // Remember who wrote first, before printing: once the message is on the
+            // screen, an answer may be typed at once, and it must know where to go.
             learned
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -105,7 +105,10 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         let to = *peer.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(to) = to else {
-            out.line("nobody to write to yet: wait until someone writes to you, or use --to");
+            out.line(
+                "nobody to write to yet: wait until someone writes to you, \
+                 or use --to",
+            );
             continue;
         };
         out.line(format!(">> {to}: {line}"));

@@ -107,10 +107,10 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             if msg.is_empty() {
                 continue;
             }
-            // Every datagram carries the address it goes to: that is the whole "connection".
+            // Each datagram carries its address: that is the whole "connection".
             socket.send_to(msg.as_bytes(), to).context("sending")?;
-            // Wait for the reply from this person; anything else that arrives is shown too,
-            // named by the address it came from.
+            // Wait for the reply from this person; anything else that arrives is shown
+            // too, named by the address it came from.
             loop {
                 match socket.recv_from(&mut buf) {
                     Ok((n, from)) => {
@@ -125,7 +125,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                             || e.kind() == std::io::ErrorKind::TimedOut =>
                     {
                         out.line(format!(
-                            "no reply from {name} within {} ms (is {name} online at {to}?)",
+                            "no reply from {name} within {} ms \
+                             (is {name} online at {to}?)",
                             timeout.as_millis()
                         ));
                         break;
