@@ -259,7 +259,7 @@ fn the_same_client_against_lesson02_gives_up_on_the_second_connection() {
     let client = run_client(
         CLIENT,
         &server,
-        &["--connections", "2", "--timeout", "1"],
+        &["--connections", "2", "--timeout-ms", "1000"],
         Some("hello\n"),
     );
     server.stop();
@@ -268,7 +268,7 @@ fn the_same_client_against_lesson02_gives_up_on_the_second_connection() {
     assert!(
         client
             .stderr
-            .contains("no reply on connection 2 within 1 s"),
+            .contains("no reply on connection 2 within 1000 ms"),
         "{}",
         client.stderr
     );

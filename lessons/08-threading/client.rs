@@ -9,8 +9,8 @@
 //! Then:                     cargo run --bin lesson08-client -- --connections 3
 //!
 //! Look for: all N connections get their replies while all N are open. Point the same client
-//! at lesson02-server (`--port 9002`) and connection 2 gets no reply: after `--timeout`
-//! seconds the client gives up and says why.
+//! at lesson02-server (`--port 9002`) and connection 2 gets no reply: after `--timeout-ms`
+//! milliseconds the client gives up and says why.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -39,9 +39,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
     connections: u16,
 
-    /// Give up when a reply takes longer than this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
-    timeout: u64,
+    /// Give up when a reply takes longer than this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
 
     #[command(flatten)]
     style: Style,
@@ -55,6 +55,7 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
     // ANCHOR: connect_all
     // Open every connection before sending anything: all of them are connected at once.
     let mut conns = Vec::new();
@@ -63,7 +64,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson08-server"))?;
         // A bounded wait for each reply, so a server that serves one client at a time
         // (lesson 02) shows up as an error instead of a hang.
-        conn.set_read_timeout(Some(Duration::from_secs(args.timeout.max(1))))?;
+        conn.set_read_timeout(Some(timeout))?;
         conns.push(conn);
         out.line(format!("connection {i} connected to {addr}"));
     }
@@ -89,10 +90,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     bail!(
-                        "no reply on connection {i} within {} s: the server is not answering \
+                        "no reply on connection {i} within {} ms: the server is not answering \
                          this connection while the others are open (does it serve one client \
                          at a time, like lesson02-server?)",
-                        args.timeout.max(1)
+                        timeout.as_millis()
                     )
                 }
                 Err(e) => return Err(e).with_context(|| format!("receiving on connection {i}")),
