@@ -11,6 +11,8 @@ pub mod framing;
 pub mod input;
 pub mod json_header;
 pub mod out;
+/// Lesson 08's server framework, Python's `socketserver` in small named steps.
+#[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;
 
 pub use cli::{ColorWhen, Style};
