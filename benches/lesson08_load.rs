@@ -1,5 +1,6 @@
-//! Lesson 08's load bench: many clients at once against the threaded server, the same load
-//! (smaller) against lesson 02's one-at-a-time server, against Python's
+//! Lesson 08's load bench: many clients at once against the server with a thread per client,
+//! the same server on the socketserver module (a thread per client, then a pool of 16), the
+//! same load (smaller) against lesson 02's one-at-a-time server, against Python's
 //! `socketserver.ThreadingTCPServer` when python3 is there, and a burst of connects against
 //! a listen backlog of 5 and of 1024.
 //!
@@ -287,6 +288,7 @@ fn main() {
     }
 
     let lesson08 = env!("CARGO_BIN_EXE_lesson08-server");
+    let socketserver = env!("CARGO_BIN_EXE_lesson08-socketserver-echo");
     let lesson02 = env!("CARGO_BIN_EXE_lesson02-server");
     let mut all_ok = true;
     println!(
@@ -299,21 +301,27 @@ fn main() {
     }
     println!();
 
-    // Lesson 08: a thread per client, backlog 1024.
+    // Lesson 08: a thread per client, backlog 1024; spelt out, then on the socketserver module.
     let max = clients.to_string();
-    if let Some(server) = start(lesson08, &["--port", "0", "--quiet", "--max-clients", &max]) {
-        let outcome = load(server.addr, clients, rounds);
-        all_ok &= report(
+    for (program, name) in [
+        (
+            lesson08,
             "lesson08-server (a thread per client, backlog 1024)",
-            clients,
-            rounds,
-            outcome,
-        );
+        ),
+        (
+            socketserver,
+            "lesson08-socketserver-echo (a thread per client, backlog 1024)",
+        ),
+    ] {
+        if let Some(server) = start(program, &["--port", "0", "--quiet", "--max-clients", &max]) {
+            let outcome = load(server.addr, clients, rounds);
+            all_ok &= report(name, clients, rounds, outcome);
+        }
     }
 
-    // Lesson 08 with a bounded pool smaller than the crowd: clients wait their turn.
+    // The socketserver module with a pool smaller than the crowd: clients wait their turn.
     if let Some(server) = start(
-        lesson08,
+        socketserver,
         &[
             "--port",
             "0",
@@ -326,7 +334,7 @@ fn main() {
     ) {
         let outcome = load(server.addr, clients, rounds);
         all_ok &= report(
-            "lesson08-server --pool 16 (16 workers, backlog 1024)",
+            "lesson08-socketserver-echo --pool 16 (16 threads, backlog 1024)",
             clients,
             rounds,
             outcome,

@@ -210,7 +210,7 @@ pub const LESSONS: &[Lesson] = &[
         slug: "08-threading",
         title: "Threading",
         shows:
-            "a socketserver-style server: a thread per client, so all of them are answered at once",
+            "a thread per client, all answered at once; a socketserver-style module; a group chat",
         terminal1: "cargo run --bin lesson08-server",
         terminal2: "cargo run --bin lesson08-client -- --connections 3",
         demo: Demo {

@@ -6,9 +6,9 @@ use common::*;
 
 const SERVER: &str = "lesson07-server";
 const CLIENT: &str = "lesson07-client";
-const QQ_SERVER: &str = "lesson07-qq-server";
+const QQ_PERSON: &str = "lesson07-qq-person";
 const QQ_CLIENT: &str = "lesson07-qq-client";
-const CHAT: &str = "lesson07-chat";
+const CHAT: &str = "lesson07-chat-peer";
 
 /// The number in `text` between `before` and `after`, e.g. "received 92 datagrams".
 fn number_in(text: &str, before: &str, after: &str) -> usize {
@@ -164,12 +164,12 @@ fn unconnected_udp_to_a_dead_port_just_times_out() {
 #[test]
 fn the_qq_client_picks_a_person_by_name_and_one_socket_talks_to_everyone() {
     let alice = Session::start(
-        QQ_SERVER,
-        &["--name", "alice", "--auto-reply", "--max-messages", "2"],
+        QQ_PERSON,
+        &["--name", "alice", "--auto-reply", "--max-datagrams", "2"],
     );
     let bob = Session::start(
-        QQ_SERVER,
-        &["--name", "bob", "--auto-reply", "--max-messages", "1"],
+        QQ_PERSON,
+        &["--name", "bob", "--auto-reply", "--max-datagrams", "1"],
     );
     let (alice_port, bob_port) = (alice.port, bob.port);
     let input = "alice\nhello alice\nhow are you?\nq\ncarol\nbob\nhi bob\nq\n";
@@ -196,8 +196,8 @@ fn the_qq_client_picks_a_person_by_name_and_one_socket_talks_to_everyone() {
 
     // The transcript as a student sees it with the default table: alice on 9007, bob on 9077.
     client.shown = shown_command(QQ_CLIENT, &[], Some(input));
-    bob.shown = "cargo run --bin lesson07-qq-server -- --name bob --port BOB --auto-reply \
-                 --max-messages 1"
+    bob.shown = "cargo run --bin lesson07-qq-person -- --name bob --port BOB --auto-reply \
+                 --max-datagrams 1"
         .to_string();
     let text = [&alice, &bob, &client]
         .iter()
@@ -212,7 +212,7 @@ fn the_qq_client_picks_a_person_by_name_and_one_socket_talks_to_everyone() {
 #[test]
 fn the_two_thread_chat_prints_what_arrives_while_it_sends_what_is_typed() {
     // Chat A answers whoever writes first; its keyboard is driven by this test.
-    let mut a = Session::start_typing(CHAT, &["--max-received", "1"]);
+    let mut a = Session::start_typing(CHAT, &["--max-datagrams", "1"]);
     let a_port = a.port;
 
     // Chat B writes to A, then stays until one message has arrived.
@@ -220,7 +220,7 @@ fn the_two_thread_chat_prints_what_arrives_while_it_sends_what_is_typed() {
     let b = std::thread::spawn(move || {
         run(
             CHAT,
-            &["--port", "0", "--to", &to, "--max-received", "1"],
+            &["--port", "0", "--to", &to, "--max-datagrams", "1"],
             Some("hello from B\n"),
         )
     });

@@ -1,5 +1,5 @@
-//! Lesson 08: a socketserver-style threaded server, compared with lesson 02, and the group
-//! chat, run for real over 127.0.0.1.
+//! Lesson 08: a server with a thread per client, the same server on the socketserver module,
+//! compared with lesson 02, and the group chat, run for real over 127.0.0.1.
 //!
 //! Where the order of events between several clients matters, the test drives raw sockets
 //! itself, one step at a time, and waits for each step's visible effect (a reply, a line, the
@@ -13,10 +13,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use socket2::SockRef;
+use socket_lab::out::plural;
 
 const SERVER: &str = "lesson08-server";
+const SOCKETSERVER: &str = "lesson08-socketserver-echo";
 const CLIENT: &str = "lesson08-client";
-const CHAT: &str = "lesson08-chat";
+const CHAT: &str = "lesson08-chat-server";
 const CHAT_CLIENT: &str = "lesson08-chat-client";
 
 /// How long "no reply" must last to count as "not answered". A reply on loopback takes well
@@ -151,9 +153,19 @@ fn scripted_transcript(server: &Run, log: &[String]) -> String {
     text
 }
 
-#[test]
-fn two_clients_are_answered_while_both_are_connected() {
-    let session = Session::start(SERVER, &["--max-clients", "2"]);
+/// How many threads the process `pid` runs now (Linux: `/proc/PID/task` has one entry each).
+fn threads_of(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+    tasks
+        .map(|t| t.count())
+        .expect("/proc/PID/task (this lab measures on Linux)")
+}
+
+/// Two clients, driven step by step, against `bin`: A is answered; B connects and is answered
+/// while A is still connected; A leaves; B is still served, then resets. Returns the server's
+/// run and what the clients did.
+fn two_clients_at_once(bin: &str) -> (Run, Vec<String>) {
+    let session = Session::start(bin, &["--max-clients", "2"]);
     let addr = session.addr();
     let log = &mut Vec::new();
     let mut a = Peer::connect("A", &addr, log);
@@ -170,7 +182,47 @@ fn two_clients_are_answered_while_both_are_connected() {
     server.assert_code(0);
     server.assert_stdout_contains("(serving 2 clients now)");
     server.assert_stdout_contains("served 2 clients, stopping");
-    assert_transcript("lesson08_two_at_once", &scripted_transcript(&server, log));
+    (server, log.to_vec())
+}
+
+#[test]
+fn two_clients_are_answered_while_both_are_connected() {
+    let (server, log) = two_clients_at_once(SERVER);
+    assert_transcript("lesson08_two_at_once", &scripted_transcript(&server, &log));
+}
+
+#[test]
+fn the_plain_server_runs_a_thread_for_each_connected_client() {
+    let session = Session::start(SERVER, &["--max-clients", "2"]);
+    let (addr, pid) = (session.addr(), session.pid());
+    let log = &mut Vec::new();
+    let threads = |log: &mut Vec<String>| {
+        let n = threads_of(pid);
+        log.push(format!("/proc: the server runs {}", plural(n, "thread")));
+        n
+    };
+    assert_eq!(threads(log), 1, "before any client: only the accept loop");
+    let mut a = Peer::connect("A", &addr, log);
+    assert_eq!(a.round_trip("a", log), "A");
+    assert_eq!(threads(log), 2, "A is served by a thread of its own");
+    let mut b = Peer::connect("B", &addr, log);
+    assert_eq!(b.round_trip("b", log), "B");
+    assert_eq!(threads(log), 3, "and B by another, at the same time");
+    a.leaves(log);
+    b.leaves(log);
+    let server = session.finish();
+    server.assert_code(0);
+    assert_transcript("lesson08_a_thread_each", &scripted_transcript(&server, log));
+}
+
+#[test]
+fn the_socketserver_echo_serves_like_the_plain_server() {
+    let (plain, plain_log) = two_clients_at_once(SERVER);
+    let (framework, framework_log) = two_clients_at_once(SOCKETSERVER);
+    // Same lines on the server's terminal (ports aside), same replies for the clients.
+    let lines = |run: &Run| redact_ports(&run.stdout, None, None);
+    assert_eq!(lines(&framework), lines(&plain));
+    assert_eq!(framework_log, plain_log);
 }
 
 #[test]
@@ -201,7 +253,7 @@ fn lesson02_answers_a_second_client_only_after_the_first_leaves() {
 
 #[test]
 fn a_pool_of_one_worker_serves_one_client_at_a_time() {
-    let session = Session::start(SERVER, &["--max-clients", "2", "--pool", "1"]);
+    let session = Session::start(SOCKETSERVER, &["--max-clients", "2", "--pool", "1"]);
     let addr = session.addr();
     let log = &mut Vec::new();
     let mut a = Peer::connect("A", &addr, log);
@@ -246,14 +298,14 @@ fn the_same_client_against_lesson02_gives_up_on_the_second_connection() {
     let session = Session::start("lesson02-server", &[]);
     let client = session.client(
         CLIENT,
-        &["--connections", "2", "--timeout", "1"],
+        &["--connections", "2", "--timeout-ms", "1000"],
         Some("hello\n"),
     );
     let port = session.port;
     session.stop();
     client.assert_code(1);
     client.assert_stdout_contains("connection 1: HELLO");
-    client.assert_stderr_contains("no reply on connection 2 within 1 s");
+    client.assert_stderr_contains("no reply on connection 2 within 1000 ms");
     // Shown as a student runs it: lesson02-server started on lesson 08's port.
     let text = redact_ports(&client.terminal(), Some(port), default_port(SERVER));
     assert_transcript("lesson08_client_against_lesson02", &text);
@@ -369,8 +421,9 @@ fn the_chat_client_sends_its_name_first_and_prints_what_arrives() {
 
 #[test]
 fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
-    for args in [["--pool", "0"], ["--backlog", "0"]] {
-        run(SERVER, &args, None).assert_code(2);
+    run(SOCKETSERVER, &["--pool", "0"], None).assert_code(2);
+    for server in [SERVER, SOCKETSERVER] {
+        run(server, &["--backlog", "0"], None).assert_code(2);
     }
     run(CLIENT, &["--connections", "0"], None).assert_code(2);
 }

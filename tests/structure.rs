@@ -410,9 +410,6 @@ const NOT_YET_WRAPPED: &[&str] = &[
     "lessons/05-fixed-header/server.rs",
     "lessons/06-json-header/client.rs",
     "lessons/06-json-header/server.rs",
-    "lessons/08-threading/chat.rs",
-    "lessons/08-threading/server.rs",
-    "shared/socketserver.rs",
 ];
 
 /// Where `//` starts a comment on `line` (not inside a string literal).

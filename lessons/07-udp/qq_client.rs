@@ -5,7 +5,7 @@
 //! name of whoever sent it. `q` ends the chat with that person and you pick another one;
 //! the end of input (Ctrl-D) leaves.
 //!
-//! Start the people first (see lesson07-qq-server), then:
+//! Start the people first (see lesson07-qq-person), then:
 //!   cargo run --bin lesson07-qq-client
 //!   cargo run --bin lesson07-qq-client -- --peer carol=127.0.0.1:9078   (your own table)
 //!

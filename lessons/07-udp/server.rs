@@ -57,6 +57,8 @@ struct Args {
     case: Case,
 
     /// Echo: stop after this many datagrams (default: serve forever).
+    /// UDP has no connections: where a TCP server counts clients (`--max-clients`), a UDP
+    /// program counts datagrams.
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
 

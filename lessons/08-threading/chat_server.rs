@@ -8,7 +8,7 @@
 //! The protocol is lines of text: the first line a member sends is their name, every
 //! later line is a message, and `bye` leaves.
 //!
-//! Run it:   cargo run --bin lesson08-chat
+//! Run it:   cargo run --bin lesson08-chat-server
 //! Then, in two or three more terminals:   cargo run --bin lesson08-chat-client -- --name alice
 //!
 //! Look for: a line typed in one client appears in all the others, prefixed with the name;
@@ -24,12 +24,12 @@ use std::time::Duration;
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::out::plural;
-use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, Step, TcpServer};
+use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: the group chat server.
 #[derive(Parser)]
-#[command(name = "lesson08-chat", version)]
+#[command(name = "lesson08-chat-server", version)]
 struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -62,21 +62,24 @@ fn main() -> ExitCode {
 // ANCHOR: room
 type Members = HashMap<SocketAddr, (String, TcpStream)>;
 
-/// The members, shared by all connection threads: each has a name and a socket to write to.
-/// Every change to the room and every write to a member happens while holding the lock, so
-/// every member sees the same events in the same order, and two threads never mix their
-/// lines on one socket.
+/// The members, shared by all connection threads: each has a name and a socket to write
+/// to. Every change to the room and every write to a member happens while holding the
+/// lock, so every member sees the same events in the same order, and two threads never
+/// mix their lines on one socket.
 #[derive(Default)]
 struct Room {
     members: Mutex<Members>,
 }
 
-/// Writes `line` to every member except `from`; returns those whose socket failed (closed,
-/// reset, or not reading for WRITE_TIMEOUT).
-fn send_all(members: &mut Members, from: Option<SocketAddr>, line: &str) -> Vec<SocketAddr> {
+/// Writes `line` to every member except `from`; returns those whose socket failed
+/// (closed, reset, or not reading for WRITE_TIMEOUT).
+fn send_all(room: &mut Members, from: Option<SocketAddr>, line: &str) -> Vec<SocketAddr> {
     let mut failed = Vec::new();
-    for (addr, (_, conn)) in members.iter_mut() {
-        if Some(*addr) != from && conn.write_all(format!("{line}\n").as_bytes()).is_err() {
+    for (addr, (_, conn)) in room.iter_mut() {
+        if Some(*addr) == from {
+            continue; // not back to the sender
+        }
+        if conn.write_all(format!("{line}\n").as_bytes()).is_err() {
             failed.push(*addr);
         }
     }
@@ -98,8 +101,10 @@ impl Room {
     ) -> std::io::Result<()> {
         let failed = {
             let mut members = self.lock();
-            let mut others: Vec<&str> = members.values().map(|(n, _)| n.as_str()).collect();
-            others.sort(); // a HashMap has no order: sort, so the line is the same every time
+            let names = members.values().map(|(name, _)| name.as_str());
+            let mut others: Vec<&str> = names.collect();
+            // A HashMap has no order: sort, so the line is the same every time.
+            others.sort();
             let here = if others.is_empty() {
                 "nobody else is here yet".to_string()
             } else {
@@ -125,8 +130,8 @@ impl Room {
         self.drop_all(failed, out);
     }
 
-    /// Removes a member (once: a second call for the same member does nothing), with a last
-    /// line to them if there is one, and tells the others.
+    /// Removes a member (once: a second call for the same member does nothing), with a
+    /// last line to them if there is one, and tells the others.
     fn leave(&self, addr: SocketAddr, how: &str, farewell: Option<&str>, out: Out) {
         let failed = {
             let mut members = self.lock();
@@ -182,8 +187,8 @@ fn read_line(reader: &mut impl BufRead) -> std::io::Result<Option<String>> {
     Ok(Some(text.trim_end_matches(['\n', '\r']).to_string()))
 }
 
-impl RequestHandler<TcpStream> for Member {
-    fn handle(&mut self, req: &mut Request<TcpStream>) -> std::io::Result<()> {
+impl RequestHandler for Member {
+    fn handle(&mut self, req: &mut Request) -> std::io::Result<()> {
         let addr = req.client_address;
         let conn = &req.request;
         conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -227,13 +232,14 @@ impl RequestHandler<TcpStream> for Member {
         }
     }
 
-    /// Whatever happened, the member is removed (if a broadcast has not removed them already).
-    fn finish(&mut self, req: &mut Request<TcpStream>) {
+    /// Whatever happened, the member is removed (if a broadcast has not removed them
+    /// already).
+    fn finish(&mut self, req: &mut Request) {
         self.room
             .leave(req.client_address, self.how, None, self.out);
     }
 
-    fn handle_error(&mut self, req: &Request<TcpStream>, _step: Step, err: &std::io::Error) {
+    fn handle_error(&mut self, req: &Request, err: &std::io::Error) {
         self.how = "dropped after an error";
         let peer = req.client_address;
         self.out.line(format!("{peer}: {err}"));
@@ -257,7 +263,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     })
     .map_err(|e| bind_error(e, &addr))?;
     out.listening(server.local_addr());
-    let served = server.serve_forever()?;
+    let served = server.serve_forever();
     out.line(format!("served {}, stopping", plural(served, "member")));
     Ok(())
 }

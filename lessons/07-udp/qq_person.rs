@@ -3,10 +3,12 @@
 //! Each person in the chat runs one of these: a UDP socket bound to their own port. A
 //! message arrives with `recv_from`, which also says who sent it; you type a reply and it
 //! goes back with `send_to` to exactly that address. With `--auto-reply` the reply is
-//! written for you, so a script (or a test) can play the other person.
+//! written for you, so a script (or a test) can play the other person. (The classic course
+//! calls this side the server; it serves nobody but the one who writes to it, so here it is a
+//! person.)
 //!
-//! Run two people:   cargo run --bin lesson07-qq-server -- --name alice
-//!                   cargo run --bin lesson07-qq-server -- --name bob --port 9077
+//! Run two people:   cargo run --bin lesson07-qq-person -- --name alice
+//!                   cargo run --bin lesson07-qq-person -- --name bob --port 9077
 //! Then chat:        cargo run --bin lesson07-qq-client
 //!
 //! Look for: one socket answers everyone. The sender's address comes with each message;
@@ -24,7 +26,7 @@ use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: one person of the QQ-style UDP chat: receive a message, reply to its sender.
 #[derive(Parser)]
-#[command(name = "lesson07-qq-server", version)]
+#[command(name = "lesson07-qq-person", version)]
 struct Args {
     /// The address to bind.
     #[arg(long, default_value = "127.0.0.1")]
@@ -42,9 +44,11 @@ struct Args {
     #[arg(long)]
     auto_reply: bool,
 
-    /// Stop after this many messages (default: chat forever).
+    /// Stop after this many datagrams (default: chat forever).
+    /// UDP has no connections: where a TCP server counts clients (`--max-clients`), a UDP
+    /// program counts datagrams.
     #[arg(long, value_name = "N")]
-    max_messages: Option<usize>,
+    max_datagrams: Option<usize>,
 
     #[command(flatten)]
     style: Style,
@@ -62,11 +66,11 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     out.listening(socket.local_addr()?);
     out.line(format!("{} is online", args.name));
 
-    // ANCHOR: qq_server
+    // ANCHOR: qq_person
     let mut typed = Lines::stdin();
     let mut buf = [0u8; 1024];
     let mut count = 0;
-    while args.max_messages.is_none_or(|max| count < max) {
+    while args.max_datagrams.is_none_or(|max| count < max) {
         // Blocks until someone, anyone, sends us a datagram.
         let (n, from) = socket.recv_from(&mut buf).context("receiving")?;
         count += 1;
@@ -87,7 +91,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
             Err(e) => out.line(format!("could not reply to {from}: {e}")),
         }
     }
-    // ANCHOR_END: qq_server
+    // ANCHOR_END: qq_person
     out.line(format!(
         "{} goes offline after {}",
         args.name,

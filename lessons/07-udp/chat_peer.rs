@@ -1,12 +1,13 @@
-//! Lesson 07 — the two-thread UDP chat.
+//! Lesson 07 — the two-thread UDP chat, one peer of it.
 //!
-//! One socket, two threads: one thread sends every line you type, the other prints every
-//! datagram that arrives, at the same time. Without `--to`, your lines go to whoever writes
-//! to you first (the address `recv_from` gave). `bye` or the end of input (Ctrl-D) leaves;
-//! with `--max-received N` the chat stays until N messages have arrived.
+//! Both sides run this same program: each is a peer, neither is a server. One socket, two
+//! threads: one thread sends every line you type, the other prints every datagram that
+//! arrives, at the same time. Without `--to`, your lines go to whoever writes to you first
+//! (the address `recv_from` gave). `bye` or the end of input (Ctrl-D) leaves; with
+//! `--max-datagrams N` the chat stays until N messages (datagrams) have arrived.
 //!
-//! Terminal 1:   cargo run --bin lesson07-chat
-//! Terminal 2:   cargo run --bin lesson07-chat -- --port 9077 --to 127.0.0.1:9007
+//! Terminal 1:   cargo run --bin lesson07-chat-peer
+//! Terminal 2:   cargo run --bin lesson07-chat-peer -- --port 9077 --to 127.0.0.1:9007
 //! Type in terminal 2 first; then both sides can write whenever they like.
 //!
 //! Look for: messages arrive while you are typing. A single-threaded program would be
@@ -25,7 +26,7 @@ use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what arrives.
 #[derive(Parser)]
-#[command(name = "lesson07-chat", version)]
+#[command(name = "lesson07-chat-peer", version)]
 struct Args {
     /// The address to bind.
     #[arg(long, default_value = "127.0.0.1")]
@@ -39,9 +40,12 @@ struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     to: Option<String>,
 
-    /// Stay until this many messages have arrived, even after your input ends.
+    /// Stop after receiving this many datagrams, and stay until they have arrived even after
+    /// your input ends.
+    /// UDP has no connections: where a TCP server counts clients (`--max-clients`), a UDP
+    /// program counts datagrams.
     #[arg(long, value_name = "N")]
-    max_received: Option<usize>,
+    max_datagrams: Option<usize>,
 
     #[command(flatten)]
     style: Style,
@@ -77,7 +81,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     // The receiving thread gets its own handle to the same socket.
     let receiving = socket.try_clone().context("sharing the socket")?;
     let learned = Arc::clone(&peer);
-    let max = args.max_received;
+    let max = args.max_datagrams;
     let receiver = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let mut received = 0;
