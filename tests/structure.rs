@@ -136,12 +136,24 @@ const CALLS: &[(&str, &[&str])] = &[
     ),
     ("lessons/04-sticky/client.rs", &["set_nodelay", "write_all"]),
     (
+        "lessons/05-fixed-header/frame.rs",
+        &["fn decode(", "fn read_frame(", ".read(", "fn write_frame(", "write_all"],
+    ),
+    (
+        "lessons/06-json-header/json_header.rs",
+        &["read_frame(", "write_frame(", "serde_json::from_slice"],
+    ),
+    (
         "lessons/07-udp/server.rs",
         &["UdpSocket::bind", "recv_from", "send_to"],
     ),
     (
         "lessons/07-udp/client.rs",
         &["UdpSocket::bind", "send_to", "recv_from", ".connect("],
+    ),
+    (
+        "lessons/08-threading/server.rs",
+        &[".bind(", ".listen(", ".accept()", "thread::", ".spawn(move"],
     ),
 ];
 
