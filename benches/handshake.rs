@@ -176,7 +176,9 @@ fn two_writes(count: usize, out: &Out) -> f64 {
                 trace: false,
             },
         );
-        while let Ok(Some(_)) = read_frame(&mut conn, &mut buf, ByteOrder::Network, 1024, &quiet) {
+        while let Ok(Some(_)) =
+            read_frame(&mut conn, &mut buf, ByteOrder::Network, 1024, &quiet)
+        {
             let body = [b'x'; 100];
             let header = (body.len() as u32).to_be_bytes();
             conn.write_all(&header).expect("header");

@@ -34,7 +34,8 @@ fn main() {
     // The files live on tmpfs (memory) when there is one: raw TCP touches no disk, so the
     // comparison measures the protocol, not how fast this machine's disk absorbs writes.
     let shm = Path::new("/dev/shm");
-    let scratch = if shm.is_dir() && std::env::var_os("LESSON06_BENCH_ON_DISK").is_none() {
+    let scratch = if shm.is_dir() && std::env::var_os("LESSON06_BENCH_ON_DISK").is_none()
+    {
         tempfile::tempdir_in(shm)
     } else {
         tempfile::tempdir()
@@ -108,7 +109,8 @@ fn path_str(path: &Path) -> &str {
 
 /// Writes `size` bytes of varied data, 1 MiB at a time.
 fn write_payload(path: &Path, size: u64) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
     let mut buf = vec![0u8; MIB as usize];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut left = size;
@@ -181,7 +183,8 @@ fn framing_only(size: u64) -> Duration {
             .expect("header")
             .expect("a header");
         let request = parse_request(&header).expect("a request");
-        copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {}).expect("body");
+        copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {})
+            .expect("body");
         request.body_size()
     });
     let start = Instant::now();

@@ -64,7 +64,8 @@ fn client(addr: SocketAddr, id: usize, rounds: usize, start: &Barrier) -> Outcom
         reply.clear();
         reply.resize(expected.len(), 0);
         let sent = Instant::now();
-        if conn.write_all(msg.as_bytes()).is_err() || conn.read_exact(&mut reply).is_err() {
+        if conn.write_all(msg.as_bytes()).is_err() || conn.read_exact(&mut reply).is_err()
+        {
             out.lost += rounds - round;
             return out;
         }
@@ -228,7 +229,8 @@ fn burst(name: &str, addr: SocketAddr, clients: usize) {
                     let mut reply = vec![0u8; msg.len()];
                     conn.write_all(msg.as_bytes()).ok()?;
                     conn.read_exact(&mut reply).ok()?;
-                    (reply == msg.to_ascii_uppercase().as_bytes()).then(|| began.elapsed())
+                    (reply == msg.to_ascii_uppercase().as_bytes())
+                        .then(|| began.elapsed())
                 })
                 .expect("a client thread")
         })
@@ -313,7 +315,9 @@ fn main() {
             "lesson08-socketserver-echo (a thread per client, backlog 1024)",
         ),
     ] {
-        if let Some(server) = start(program, &["--port", "0", "--quiet", "--max-clients", &max]) {
+        if let Some(server) =
+            start(program, &["--port", "0", "--quiet", "--max-clients", &max])
+        {
             let outcome = load(server.addr, clients, rounds);
             all_ok &= report(name, clients, rounds, outcome);
         }
@@ -358,7 +362,8 @@ fn main() {
     }
 
     // Python's ThreadingTCPServer, when python3 is installed.
-    let script = std::env::temp_dir().join(format!("socketlab-bench-{}.py", std::process::id()));
+    let script =
+        std::env::temp_dir().join(format!("socketlab-bench-{}.py", std::process::id()));
     let python = std::fs::write(&script, PYTHON_SERVER)
         .ok()
         .and_then(|_| start("python3", &[script.to_string_lossy().as_ref(), "1024"]));
@@ -380,7 +385,9 @@ fn main() {
     // The backlog: the same burst of connects against listen(5) and listen(1024).
     println!();
     for backlog in ["5", "1024"] {
-        if let Some(server) = start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog]) {
+        if let Some(server) =
+            start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog])
+        {
             burst(
                 &format!("backlog {backlog}: lesson08-server --backlog {backlog}"),
                 server.addr,

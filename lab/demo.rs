@@ -15,7 +15,8 @@ use crate::lessons::{Demo, LESSONS};
 /// A demo that has not ended after this long is stopped: demos always end by themselves.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// What the reader threads report: a line from one side, or that one of its streams ended.
+/// What the reader threads report: a line from one side, or that one of its streams
+/// ended.
 enum Event {
     Line(&'static str, String),
     Closed(&'static str),
@@ -53,15 +54,19 @@ fn bin_path(name: &str) -> anyhow::Result<PathBuf> {
     Ok(exe.with_file_name(name))
 }
 
-/// Under `cargo run`, make sure the demo's binaries are built and up to date, as the lab's own
-/// binary is (`cargo run --bin lab` builds only `lab`).
+/// Under `cargo run`, make sure the demo's binaries are built and up to date, as the
+/// lab's own binary is (`cargo run --bin lab` builds only `lab`).
 fn build(demo: &Demo) -> anyhow::Result<()> {
     let Some(cargo) = std::env::var_os("CARGO") else {
         return Ok(()); // not under cargo: use the binaries that are there
     };
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "--bin", demo.server]);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--quiet",
+        "--bin",
+        demo.server,
+    ]);
     for client in demo.clients {
         cmd.args(["--bin", client.bin]);
     }
@@ -106,7 +111,8 @@ fn forward(stream: impl Read + Send + 'static, side: &'static str, tx: &Sender<E
     });
 }
 
-/// Prints and flushes at once. A closed stdout (the lab piped into `head`) is not worth a panic.
+/// Prints and flushes at once. A closed stdout (the lab piped into `head`) is not worth a
+/// panic.
 pub fn print(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
@@ -122,7 +128,8 @@ fn show(side: &str, line: &str) {
     print(&format!("{text}\n"));
 }
 
-/// The demo's output so far: prints lines as they arrive and counts closed streams per side.
+/// The demo's output so far: prints lines as they arrive and counts closed streams per
+/// side.
 struct Screen {
     rx: Receiver<Event>,
     closed_server: usize,
@@ -130,7 +137,8 @@ struct Screen {
 }
 
 impl Screen {
-    /// Prints events until `side` has closed `streams` streams in all, or the deadline passes.
+    /// Prints events until `side` has closed `streams` streams in all, or the deadline
+    /// passes.
     fn until_closed(&mut self, side: &str, streams: usize, deadline: Instant) -> bool {
         loop {
             let closed = if side == "server" {
@@ -159,8 +167,11 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
     let mut args = demo.server_args.to_vec();
     args.extend(["--port", "0"]);
     // The server's first line tells where it listens; the clients need that port.
-    let started = socket_lab::spawn::start(&mut command(demo.server, &args, Stdio::null())?)
-        .with_context(|| format!("starting {} (build it first: cargo build)", demo.server))?;
+    let started =
+        socket_lab::spawn::start(&mut command(demo.server, &args, Stdio::null())?)
+            .with_context(|| {
+                format!("starting {} (build it first: cargo build)", demo.server)
+            })?;
     let mut server = started.child;
     let port = started.addr.port().to_string();
     show("server", &started.first_line);

@@ -20,7 +20,8 @@ pub struct Lesson {
 /// A server and the clients run against it, one after another, in one terminal.
 pub struct Demo {
     pub server: &'static str,
-    /// Server arguments; the lab adds `--port 0`. They must make the server end by itself.
+    /// Server arguments; the lab adds `--port 0`. They must make the server end by
+    /// itself.
     pub server_args: &'static [&'static str],
     pub clients: &'static [Client],
 }

@@ -21,7 +21,8 @@ pub struct Style {
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
     pub color: ColorWhen,
 
-    /// Show every send and receive as it happens: the size asked, the size got, and the bytes.
+    /// Show every send and receive as it happens: the size asked, the size got, and the
+    /// bytes.
     #[arg(long, global = true)]
     pub trace: bool,
 }
@@ -39,8 +40,8 @@ impl Style {
     }
 }
 
-/// The default port of a lab program: 9000 + its lesson number (`lesson05-client` -> 9005).
-/// `None` for a program that is not a lesson's.
+/// The default port of a lab program: 9000 + its lesson number (`lesson05-client` ->
+/// 9005). `None` for a program that is not a lesson's.
 pub fn default_port(program: &str) -> Option<u16> {
     let lesson = program.strip_prefix("lesson")?.get(..2)?;
     lesson.parse::<u16>().ok().map(|nn| 9000 + nn)

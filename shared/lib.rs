@@ -24,7 +24,8 @@ pub mod frame;
 /// lesson 05 frame.
 #[path = "../lessons/06-json-header/json_header.rs"]
 pub mod json_header;
-/// Lesson 06's body: streamed in chunks, checked by SHA-256, saved under a temporary name.
+/// Lesson 06's body: streamed in chunks, checked by SHA-256, saved under a temporary
+/// name.
 #[path = "../lessons/06-json-header/transfer.rs"]
 pub mod transfer;
 

@@ -24,9 +24,9 @@ pub struct Listening {
 }
 
 /// Spawns `cmd` with stdout piped and waits for its first line. The caller chooses the
-/// arguments (`--port 0` for a lab server), stdin and stderr. A program whose first line is
-/// something else (or nothing) is stopped; the error says what it printed, and its stderr
-/// when that is piped.
+/// arguments (`--port 0` for a lab server), stdin and stderr. A program whose first line
+/// is something else (or nothing) is stopped; the error says what it printed, and its
+/// stderr when that is piped.
 pub fn start(cmd: &mut Command) -> anyhow::Result<Listening> {
     let program = Path::new(cmd.get_program())
         .file_name()
@@ -39,7 +39,8 @@ pub fn start(cmd: &mut Command) -> anyhow::Result<Listening> {
         .with_context(|| format!("starting {program}"))?;
     let mut stdout = BufReader::new(child.stdout.take().context("reading its stdout")?);
     let mut first_line = String::new();
-    // A read error reads as an empty line: reported below like any other wrong first line.
+    // A read error reads as an empty line: reported below like any other wrong first
+    // line.
     let _ = stdout.read_line(&mut first_line);
     let first_line = first_line.trim_end().to_string();
     let addr = first_line.strip_prefix("listening on ").map(str::parse);
@@ -62,8 +63,8 @@ pub fn start(cmd: &mut Command) -> anyhow::Result<Listening> {
 }
 
 impl Listening {
-    /// Throws the rest of the server's stdout away, in a thread, so that its pipe never fills
-    /// up; returns the server's process.
+    /// Throws the rest of the server's stdout away, in a thread, so that its pipe never
+    /// fills up; returns the server's process.
     pub fn drain_stdout(self) -> Child {
         let mut rest = self.stdout;
         std::thread::spawn(move || std::io::copy(&mut rest, &mut std::io::sink()));

@@ -34,14 +34,18 @@ fn a_client_that_sends_nothing_is_reported_and_the_server_exits_cleanly() {
     drop(std::net::TcpStream::connect(session.addr()).expect("connect"));
     let server = session.finish();
     server.assert_code(0);
-    server.assert_stdout_contains("the client closed the connection without sending anything");
+    server.assert_stdout_contains(
+        "the client closed the connection without sending anything",
+    );
 }
 
 #[test]
 fn an_empty_message_is_refused_before_connecting() {
     let client = run(CLIENT, &["--port", "1", ""], None);
     client.assert_code(1);
-    client.assert_error("error: nothing to send: give a message, e.g. lesson01-client hello");
+    client.assert_error(
+        "error: nothing to send: give a message, e.g. lesson01-client hello",
+    );
 }
 
 #[test]

@@ -121,7 +121,10 @@ fn address_in_use_is_one_line_with_exit_code_1() {
     let second = run(SERVER, &["--port", &first.port.to_string()], None);
     second.assert_code(1);
     assert_eq!(second.stderr.lines().count(), 1, "{}", second.stderr);
-    second.assert_stderr_contains(&format!("pid {} (lesson02-server) holds it", first.pid()));
+    second.assert_stderr_contains(&format!(
+        "pid {} (lesson02-server) holds it",
+        first.pid()
+    ));
     first.stop();
 }
 

@@ -116,7 +116,9 @@ fn closing_with_unread_data_resets_data_first_then_econnreset_once_then_0_then_e
 #[test]
 fn closing_with_so_linger_0_resets_the_same_way() {
     let (server, client) = run_case("linger");
-    client.assert_stdout_contains(r#"read(1024) -> 32 bytes "this message is not read in full""#);
+    client.assert_stdout_contains(
+        r#"read(1024) -> 32 bytes "this message is not read in full""#,
+    );
     assert_eq!(server_results(&server), AFTER_A_RESET);
     assert_transcript("lesson03_linger", &transcript(&[&server, &client]));
 }

@@ -144,7 +144,9 @@ fn the_client_leaves_cleanly_so_the_server_serves_the_next_client() {
         client.assert_code(0);
         client.assert_stdout_contains("reply to \"seq 800\" (1024 bytes):\n1\n2\n3\n");
         // seq 800 prints 3092 bytes.
-        client.assert_stdout_contains("done: 2068 bytes of earlier replies were still unread");
+        client.assert_stdout_contains(
+            "done: 2068 bytes of earlier replies were still unread",
+        );
     }
     let server = session.finish();
     server.assert_code(0);
@@ -165,7 +167,8 @@ fn ask(conn: &mut BufReader<TcpStream>, command: &str) -> String {
 
 #[test]
 fn shell_syntax_is_refused_and_nothing_runs() {
-    let dir = std::env::temp_dir().join(format!("socket-lab-lesson04-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("socket-lab-lesson04-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let marker = |n: usize| dir.join(format!("ran{n}")).display().to_string();

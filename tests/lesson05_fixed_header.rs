@@ -99,7 +99,8 @@ fn a_length_of_5_read_in_the_other_order_is_83886080_and_is_refused() {
     // The server reads native order (little-endian here), the first client sends network
     // order: the 5 of `seq 3` arrives as 00 00 00 05 and reads as 0x05000000. The second
     // client agrees with the server and is served.
-    let session = Session::start(SERVER, &["--byte-order", "native", "--max-clients", "2"]);
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "2"]);
     let wrong = session.client(CLIENT, &[], Some("seq 3\n"));
     let right = session.client(CLIENT, &["--byte-order", "native"], Some("seq 3\n"));
     let server = session.finish();
@@ -119,7 +120,8 @@ fn a_length_of_5_read_in_the_other_order_is_83886080_and_is_refused() {
 #[test]
 #[cfg(target_endian = "little")]
 fn native_order_is_little_endian_on_this_machine() {
-    let session = Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
     let got = raw_peer(&session, b"\x05\x00\x00\x00seq 3");
     session.finish().assert_code(0);
     assert_eq!(got, b"\x06\x00\x00\x001\n2\n3\n");
@@ -323,9 +325,10 @@ while 1:
 conn.close()
 phone.close()
 "#;
-    let python =
-        socket_lab::spawn::start(std::process::Command::new("python3").args(["-c", script]))
-            .unwrap_or_else(|e| panic!("{e:#}"));
+    let python = socket_lab::spawn::start(
+        std::process::Command::new("python3").args(["-c", script]),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
     let port = python.addr.port().to_string();
     let client = run(
         CLIENT,
@@ -357,7 +360,8 @@ fn a_python_peer_using_struct_pack_i_both_ways_talks_to_native_mode() {
     if skip_without("python3") {
         return;
     }
-    let session = Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
     let script = format!(
         r#"
 import socket
@@ -389,7 +393,8 @@ s.close()
 
 #[test]
 fn handshake_mode_announces_the_size_waits_for_start_then_sends() {
-    let session = Session::start(SERVER, &["--handshake", "--max-clients", "1", "--trace"]);
+    let session =
+        Session::start(SERVER, &["--handshake", "--max-clients", "1", "--trace"]);
     let client = session.client(CLIENT, &["--handshake", "--trace"], Some("seq 5\n"));
     let server = session.finish();
     server.assert_code(0);

@@ -12,7 +12,8 @@ const SERVER: &str = "lesson06-server";
 const CLIENT: &str = "lesson06-client";
 
 /// SHA-256 of `hello\n`.
-const HELLO_SHA256: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+const HELLO_SHA256: &str =
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
 
 /// A scratch directory with the server's folder and the client's folder side by side, so a
 /// name that climbs out of the server's folder would land somewhere we can look.
@@ -381,7 +382,9 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
     // Two requests on one connection: the refused put, then a good one. The second works
     // because the server read the first body to its end: the stream is still in step.
     let mut bytes = frame(
-        &format!(r#"{{"command":"put","file_name":"a.txt","total_size":6,"sha256":"{wrong}"}}"#),
+        &format!(
+            r#"{{"command":"put","file_name":"a.txt","total_size":6,"sha256":"{wrong}"}}"#
+        ),
         b"hello\n",
     );
     bytes.extend(frame(
@@ -410,7 +413,10 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
 /// A fake lesson 06 server for one `get a.txt`: it reads the request, then answers `ok` with
 /// `total_size` and the sha256 of `hello\n` in its header, and sends `body` (which may not
 /// match either). Returns its port and the thread to join.
-fn fake_download_server(total_size: u64, body: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+fn fake_download_server(
+    total_size: u64,
+    body: Vec<u8>,
+) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let fake = std::thread::spawn(move || {

@@ -62,7 +62,8 @@ fn trace_shows_each_send_to_and_recv_from_with_the_peer_address() {
 }
 
 #[test]
-fn a_client_started_before_any_server_sends_fine_and_reports_no_reply_after_its_timeout() {
+fn a_client_started_before_any_server_sends_fine_and_reports_no_reply_after_its_timeout()
+{
     let port = free_udp_port();
     let client = run(
         CLIENT,
@@ -196,9 +197,10 @@ fn the_qq_client_picks_a_person_by_name_and_one_socket_talks_to_everyone() {
 
     // The transcript as a student sees it with the default table: alice on 9007, bob on 9077.
     client.shown = shown_command(QQ_CLIENT, &[], Some(input));
-    bob.shown = "cargo run --bin lesson07-qq-person -- --name bob --port BOB --auto-reply \
+    bob.shown =
+        "cargo run --bin lesson07-qq-person -- --name bob --port BOB --auto-reply \
                  --max-datagrams 1"
-        .to_string();
+            .to_string();
     let text = [&alice, &bob, &client]
         .iter()
         .map(|r| r.terminal())

@@ -67,7 +67,14 @@ impl Peer {
             }
             self.conn.set_read_timeout(Some(left)).expect("timeout");
             match self.conn.read(&mut buf) {
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
                 // A signal (the harness's SIGCHLD) cuts a read with a timeout short: go on waiting.
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 other => panic!("{} expected no reply yet, got {other:?}", self.name),

@@ -137,7 +137,13 @@ const CALLS: &[(&str, &[&str])] = &[
     ("lessons/04-sticky/client.rs", &["set_nodelay", "write_all"]),
     (
         "lessons/05-fixed-header/frame.rs",
-        &["fn decode(", "fn read_frame(", ".read(", "fn write_frame(", "write_all"],
+        &[
+            "fn decode(",
+            "fn read_frame(",
+            ".read(",
+            "fn write_frame(",
+            "write_all",
+        ],
     ),
     (
         "lessons/06-json-header/json_header.rs",
@@ -255,10 +261,9 @@ fn the_library_runs_doctests_exactly_when_it_has_some() {
     let with_doctests: Vec<PathBuf> = crate_files(Path::new(root))
         .into_iter()
         .filter(|f| {
-            read(f)
-                .lines()
-                .map(str::trim_start)
-                .any(|l| (l.starts_with("///") || l.starts_with("//!")) && l.contains("```"))
+            read(f).lines().map(str::trim_start).any(|l| {
+                (l.starts_with("///") || l.starts_with("//!")) && l.contains("```")
+            })
         })
         .collect();
     if doctests_on {
@@ -345,7 +350,8 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
         if target.extension().is_some_and(|e| e == "rs") {
             let anchor = rest.trim_start_matches(':');
             assert!(
-                !anchor.is_empty() && !anchor.chars().all(|c| c.is_ascii_digit() || c == ':'),
+                !anchor.is_empty()
+                    && !anchor.chars().all(|c| c.is_ascii_digit() || c == ':'),
                 "{chapter} includes {shown} by line number ({rest}); use an anchor"
             );
             assert!(
@@ -414,16 +420,6 @@ const PAGE_WIDTH: usize = 90;
 /// reader's line of sight (and rustfmt may have pushed it there).
 const COMMENT_COLUMN: usize = 60;
 
-/// Files whose listings are still wider than the page: lessons 05, 06 and 08 and the
-/// library files that are moving into their lessons' folders. Each is wrapped once it has
-/// found its place, and its entry goes; an entry that is no longer needed fails the test.
-const NOT_YET_WRAPPED: &[&str] = &[
-    "lessons/05-fixed-header/client.rs",
-    "lessons/05-fixed-header/server.rs",
-    "lessons/06-json-header/client.rs",
-    "lessons/06-json-header/server.rs",
-];
-
 /// Where `//` starts a comment on `line` (not inside a string literal).
 fn comment_start(line: &str) -> Option<usize> {
     let chars: Vec<char> = line.chars().collect();
@@ -486,7 +482,6 @@ fn listing_problems(text: &str, anchor: &str) -> Vec<String> {
 #[test]
 fn every_listing_fits_the_page_and_keeps_its_comments_in_sight() {
     let mut problems = Vec::new();
-    let mut wrapped_already: Vec<&str> = NOT_YET_WRAPPED.to_vec();
     for Include {
         chapter,
         target,
@@ -499,12 +494,6 @@ fn every_listing_fits_the_page_and_keeps_its_comments_in_sight() {
         let anchor = rest.trim_start_matches(':');
         let found = listing_problems(&read(&target), anchor);
         let shown = target.display().to_string();
-        if NOT_YET_WRAPPED.contains(&shown.as_str()) {
-            if !found.is_empty() {
-                wrapped_already.retain(|f| *f != shown);
-            }
-            continue;
-        }
         for problem in found {
             problems.push(format!("{chapter} includes {shown}:{anchor}, {problem}"));
         }
@@ -514,9 +503,5 @@ fn every_listing_fits_the_page_and_keeps_its_comments_in_sight() {
         "listings must fit {PAGE_WIDTH} columns, with comments after code starting by column \
          {COMMENT_COLUMN}:\n{}",
         problems.join("\n")
-    );
-    assert!(
-        wrapped_already.is_empty(),
-        "these files are wrapped now: take them off NOT_YET_WRAPPED: {wrapped_already:?}"
     );
 }

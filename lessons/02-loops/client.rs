@@ -51,8 +51,8 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
+    let mut conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
     out.line(format!("connected to {addr}"));
 
     // ANCHOR: client_loop

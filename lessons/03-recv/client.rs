@@ -70,8 +70,9 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let connect =
-        || TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"));
+    let connect = || {
+        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"))
+    };
     let mut conn = connect()?;
     out.line(format!("connected to {addr}"));
     match args.case {
@@ -140,7 +141,8 @@ fn read_once(conn: &mut TcpStream, size: usize, out: Out) -> anyhow::Result<usiz
     Ok(n)
 }
 
-/// Reads until the server closes (0 bytes), so that we never close first with data unread.
+/// Reads until the server closes (0 bytes), so that we never close first with data
+/// unread.
 fn until_closed(conn: &mut TcpStream, out: Out) -> anyhow::Result<()> {
     while read_once(conn, 1024, out)? > 0 {}
     out.line("closing too");

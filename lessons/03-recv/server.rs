@@ -50,7 +50,8 @@ enum Case {
     WriteReset,
     /// set_nonblocking: a read with nothing to read fails at once (WouldBlock).
     Nonblocking,
-    /// A non-blocking write to a peer that does not read takes only part, then WouldBlock.
+    /// A non-blocking write to a peer that does not read takes only part, then
+    /// WouldBlock.
     FullBuffer,
 }
 
@@ -255,9 +256,13 @@ fn nonblocking(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
 /// How much the non-blocking write of `full-buffer` offers at once: more than any buffer.
 const BIG: usize = 64 * 1024 * 1024;
 
-fn full_buffer(mut data: TcpStream, listener: &TcpListener, out: Out) -> anyhow::Result<()> {
-    // The client opens a second connection, a doorbell: it waits on the doorbell, not on the
-    // data connection, so it surely reads nothing while we write.
+fn full_buffer(
+    mut data: TcpStream,
+    listener: &TcpListener,
+    out: Out,
+) -> anyhow::Result<()> {
+    // The client opens a second connection, a doorbell: it waits on the doorbell, not on
+    // the data connection, so it surely reads nothing while we write.
     let (mut bell, _) = listener.accept().context("accepting the doorbell")?;
     out.line("doorbell connection accepted: the client waits on it and reads no data");
 
@@ -295,7 +300,8 @@ fn full_buffer(mut data: TcpStream, listener: &TcpListener, out: Out) -> anyhow:
     ));
     // ANCHOR_END: full_buffer
 
-    // Hand the count to the client, close the data connection, and let it read everything.
+    // Hand the count to the client, close the data connection, and let it read
+    // everything.
     data.set_nonblocking(false)?;
     data.shutdown(Shutdown::Write)?;
     bell.write_all(taken.to_string().as_bytes())?;

@@ -65,7 +65,8 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let conn = TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
+    let conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),

@@ -33,8 +33,8 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(5);
 /// Characters that mean something to a shell. A line containing any of them is refused as
 /// a whole: nothing of it runs, not even the part before the `;`.
 const SHELL_SYNTAX: &[char] = &[
-    ';', '|', '&', '$', '`', '<', '>', '(', ')', '{', '}', '[', ']', '*', '?', '~', '!', '#', '\\',
-    '\'', '"',
+    ';', '|', '&', '$', '`', '<', '>', '(', ')', '{', '}', '[', ']', '*', '?', '~', '!',
+    '#', '\\', '\'', '"',
 ];
 
 /// The built-in commands, as `help` lists them.
@@ -181,7 +181,9 @@ fn help(policy: &Policy) -> Vec<u8> {
         text.push_str(&format!("  {usage:<11} {what}\n"));
     }
     if policy.programs.is_empty() {
-        text.push_str("no programs allowed (the server was started without --allow-exec)\n");
+        text.push_str(
+            "no programs allowed (the server was started without --allow-exec)\n",
+        );
     } else {
         text.push_str(&format!(
             "allowed programs (run without a shell): {}\n",
@@ -265,7 +267,9 @@ mod tests {
                 std::env::var_os("CI").is_none(),
                 "CI is set but `seq` is missing"
             );
-            eprintln!("skipped: seq_matches_the_real_seq_program_when_it_exists (no `seq`)");
+            eprintln!(
+                "skipped: seq_matches_the_real_seq_program_when_it_exists (no `seq`)"
+            );
             return;
         };
         assert_eq!(execute("seq 2500", &Policy::builtins_only()), real.stdout);
@@ -352,7 +356,8 @@ mod tests {
         let marker = |n: usize| dir.join(format!("ran{n}"));
         // Even with `touch` and `ls` allowed, a line with shell syntax runs nothing at
         // all.
-        let policy = Policy::with_programs(vec!["touch".into(), "ls".into(), "rm".into()]);
+        let policy =
+            Policy::with_programs(vec!["touch".into(), "ls".into(), "rm".into()]);
         let attacks = [
             "ls; rm -rf /".to_string(),
             format!(

@@ -109,7 +109,12 @@ fn collect(outputs: mpsc::Receiver<(usize, Vec<u8>)>) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// The reply: stdout then stderr, cut at the limit, then one line per note. Never empty.
-fn reply_with_notes(name: &str, out: Vec<u8>, err: Vec<u8>, mut notes: Vec<String>) -> Vec<u8> {
+fn reply_with_notes(
+    name: &str,
+    out: Vec<u8>,
+    err: Vec<u8>,
+    mut notes: Vec<String>,
+) -> Vec<u8> {
     let mut reply = out;
     reply.extend_from_slice(&err);
     if reply.len() > MAX_REPLY {
@@ -156,7 +161,8 @@ mod tests {
     #[test]
     fn a_program_that_is_not_installed_is_an_error_line() {
         let policy = Policy::with_programs(vec!["no-such-program-socket-lab".into()]);
-        let reply = String::from_utf8(execute("no-such-program-socket-lab", &policy)).unwrap();
+        let reply =
+            String::from_utf8(execute("no-such-program-socket-lab", &policy)).unwrap();
         assert!(
             reply.starts_with("error: could not run no-such-program-socket-lab: "),
             "{reply}"
@@ -166,8 +172,8 @@ mod tests {
 
     #[test]
     fn a_program_is_stopped_at_the_time_limit() {
-        let policy =
-            Policy::with_programs(vec!["sleep".into()]).with_time_limit(Duration::from_millis(200));
+        let policy = Policy::with_programs(vec!["sleep".into()])
+            .with_time_limit(Duration::from_millis(200));
         let start = Instant::now();
         let reply = execute("sleep 10", &policy);
         assert!(

@@ -115,7 +115,12 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyhow::Result<()> {
+fn sender(
+    mut conn: TcpStream,
+    peer: SocketAddr,
+    wait_ms: u64,
+    out: Out,
+) -> anyhow::Result<()> {
     // The receive buffer is where arriving bytes wait for our reads (not 8K: see for
     // yourself).
     let rcvbuf = SockRef::from(&conn).recv_buffer_size()?;

@@ -41,8 +41,8 @@ const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
     after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt\n  lesson06-client get notes.txt --out /tmp\n  echo 'seq 3' | lesson06-client run"
 )]
 struct Args {
-    /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send each
-    /// line of stdin as a command and print its output.
+    /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send
+    /// each line of stdin as a command and print its output.
     #[arg(value_enum)]
     action: Action,
 
@@ -68,7 +68,8 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// With run: the course's protocol (commands unframed, replies with a native-order length).
+    /// With run: the course's protocol (commands unframed, replies with a native-order
+    /// length).
     #[arg(long)]
     classic: bool,
 
@@ -117,9 +118,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         _ => None,
     };
     let addr = format!("{}:{}", args.host, args.port);
-    let conn = TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
+    let conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
     out.line(format!("connected to {addr}"));
-    // Header and body are separate writes: TCP_NODELAY sends each at once (see the server).
+    // Header and body are separate writes: TCP_NODELAY sends each at once (see the
+    // server).
     conn.set_nodelay(true)?;
     let mut session = Session {
         conn,
@@ -133,7 +136,9 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     };
     // `put` is prepared (Some) exactly when the action is put.
     match (args.action, put) {
-        (_, Some((name, total, sha256))) => session.put(Path::new(&target), &name, total, &sha256),
+        (_, Some((name, total, sha256))) => {
+            session.put(Path::new(&target), &name, total, &sha256)
+        }
         (Action::Get, None) => session.get(&target, &args.out),
         (_, None) => session.run(args.classic),
     }
@@ -145,11 +150,14 @@ fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .with_context(|| format!("cannot send {}: it has no usable file name", file.display()))?
+        .with_context(|| {
+            format!("cannot send {}: it has no usable file name", file.display())
+        })?
         .to_string();
-    check_name(&name).map_err(|e| anyhow::anyhow!("cannot send {}: {e}", file.display()))?;
-    let meta =
-        std::fs::metadata(file).with_context(|| format!("cannot send {}", file.display()))?;
+    check_name(&name)
+        .map_err(|e| anyhow::anyhow!("cannot send {}: {e}", file.display()))?;
+    let meta = std::fs::metadata(file)
+        .with_context(|| format!("cannot send {}", file.display()))?;
     if !meta.is_file() {
         bail!("cannot send {}: not a regular file", file.display());
     }
@@ -165,7 +173,13 @@ struct Session {
 
 impl Session {
     // ANCHOR: put
-    fn put(&mut self, file: &Path, name: &str, total: u64, sha256: &str) -> anyhow::Result<()> {
+    fn put(
+        &mut self,
+        file: &Path,
+        name: &str,
+        total: u64,
+        sha256: &str,
+    ) -> anyhow::Result<()> {
         let request = Request::Put {
             file_name: name.to_string(),
             total_size: total,
@@ -179,7 +193,9 @@ impl Session {
         let mut progress = Progress::new(name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
-            .and_then(|mut f| copy_body(&mut f, &mut self.conn, total, |c| progress.add(c)));
+            .and_then(|mut f| {
+                copy_body(&mut f, &mut self.conn, total, |c| progress.add(c))
+            });
         progress.finish();
         if let Err(e) = sent {
             // The server may have refused and closed: its reason is worth more than ours.
@@ -209,8 +225,8 @@ impl Session {
         if reply.status == Status::Error {
             bail!("the server refused: {}", reply.message);
         }
-        // Never trust a name from the network: parse_reply has checked it is a plain name,
-        // and it must be the one we asked for.
+        // Never trust a name from the network: parse_reply has checked it is a plain
+        // name, and it must be the one we asked for.
         if reply.file_name != name {
             bail!(
                 "the server sent {:?} instead of {name:?}; nothing was saved",
@@ -223,11 +239,13 @@ impl Session {
             plural(total as usize, "byte"),
             reply.sha256
         ));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let mut progress = Progress::new(name, total);
-        let received = receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
-            progress.add(c)
-        });
+        let received =
+            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
+                progress.add(c)
+            });
         progress.finish();
         match received? {
             Received::Saved => self.out.line(format!(
@@ -293,13 +311,14 @@ impl Session {
         let header = recv_header(&mut self.conn, self.order, self.max_header, &self.out)
             .context("receiving the server's reply")?
             .context("the server closed the connection without replying")?;
-        parse_reply(&header).map_err(|e| anyhow::anyhow!("bad reply from the server: {e}"))
+        parse_reply(&header)
+            .map_err(|e| anyhow::anyhow!("bad reply from the server: {e}"))
     }
 }
 
 // ANCHOR: progress
-/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching: when
-/// stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
+/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching:
+/// when stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
 struct Progress {
     label: String,
     total: u64,

@@ -263,7 +263,8 @@ pub fn recv_header(
 mod tests {
     use super::*;
 
-    const HELLO_SHA256: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    const HELLO_SHA256: &str =
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
     #[test]
     fn a_put_request_reads_from_json() {
@@ -325,7 +326,10 @@ mod tests {
     fn invalid_json_is_a_clear_error() {
         assert_eq!(
             parse_request(b"{not json"),
-            Err("the header is not valid JSON: key must be a string at line 1 column 2".into())
+            Err(
+                "the header is not valid JSON: key must be a string at line 1 column 2"
+                    .into()
+            )
         );
         assert_eq!(
             parse_request(b"\xff\xfe"),
@@ -392,7 +396,8 @@ mod tests {
 
     #[test]
     fn a_traversal_in_a_request_is_refused_with_the_reason() {
-        let request = parse_request(br#"{"command":"get","file_name":"../../etc/passwd"}"#);
+        let request =
+            parse_request(br#"{"command":"get","file_name":"../../etc/passwd"}"#);
         assert_eq!(
             request.map(|r| r.check()),
             Ok(Err(
@@ -431,7 +436,9 @@ mod tests {
     #[test]
     fn control_characters_from_the_network_are_shown_escaped() {
         assert_eq!(printable("a\u{1b}[2Jb\n报告"), "a\\u{1b}[2Jb\\n报告");
-        let reply = parse_reply(br#"{"status":"error","message":"\u001b[31mred","total_size":0}"#);
+        let reply = parse_reply(
+            br#"{"status":"error","message":"\u001b[31mred","total_size":0}"#,
+        );
         assert_eq!(reply.map(|r| r.message), Ok("\\u{1b}[31mred".to_string()));
         let request = parse_request(br#"{"command":"\u001b[2J"}"#);
         assert_eq!(

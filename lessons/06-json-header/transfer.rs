@@ -57,7 +57,8 @@ pub fn copy_body(
 
 /// The SHA-256 of a whole file, read in chunks (memory stays flat), as hex.
 pub fn sha256_of_file(path: &Path) -> anyhow::Result<String> {
-    let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut file =
+        File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
@@ -65,7 +66,9 @@ pub fn sha256_of_file(path: &Path) -> anyhow::Result<String> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", path.display()))
+            }
         };
         hasher.update(&buf[..n]);
     }
@@ -165,7 +168,8 @@ mod tests {
     use super::*;
 
     /// SHA-256 of `hello\n`.
-    const HELLO_SHA256: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    const HELLO_SHA256: &str =
+        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
 
     #[test]
     fn copy_body_moves_exactly_total_bytes_and_leaves_the_rest() {
@@ -195,7 +199,10 @@ mod tests {
         let got = receive_file(&mut wrong, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {});
         assert!(matches!(got, Ok(Received::ChecksumMismatch(_))));
         let mut short: &[u8] = b"hel";
-        assert!(receive_file(&mut short, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {}).is_err());
+        assert!(
+            receive_file(&mut short, dir.path(), "a.txt", 6, HELLO_SHA256, |_| {})
+                .is_err()
+        );
         // Neither left anything: no a.txt, no .a.txt.part.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let mut right: &[u8] = b"hello\n";

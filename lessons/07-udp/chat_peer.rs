@@ -24,7 +24,8 @@ use socket_lab::input::Lines;
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
 
-/// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what arrives.
+/// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what
+/// arrives.
 #[derive(Parser)]
 #[command(name = "lesson07-chat-peer", version)]
 struct Args {
@@ -40,10 +41,9 @@ struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     to: Option<String>,
 
-    /// Stop after receiving this many datagrams, and stay until they have arrived even after
-    /// your input ends.
-    /// UDP has no connections: where a TCP server counts clients (`--max-clients`), a UDP
-    /// program counts datagrams.
+    /// Stop after receiving this many datagrams, and stay until they have arrived even
+    /// after your input ends. UDP has no connections: where a TCP server counts clients
+    /// (`--max-clients`), a UDP program counts datagrams.
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
 
@@ -66,7 +66,9 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             spec.to_socket_addrs()
                 .ok()
                 .and_then(|mut a| a.next())
-                .ok_or_else(|| anyhow!("--to {spec}: cannot resolve it; write HOST:PORT"))?,
+                .ok_or_else(|| {
+                    anyhow!("--to {spec}: cannot resolve it; write HOST:PORT")
+                })?,
         ),
         None => None,
     };

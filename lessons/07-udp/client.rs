@@ -41,9 +41,11 @@ enum Case {
     Truncation,
     /// Send a burst of --count datagrams of --size bytes, as fast as possible.
     Loss,
-    /// No server needed: connected UDP to a port where nobody listens; the receive is refused.
+    /// No server needed: connected UDP to a port where nobody listens; the receive is
+    /// refused.
     ConnectedRefused,
-    /// No server needed: unconnected UDP to a port where nobody listens; the receive times out.
+    /// No server needed: unconnected UDP to a port where nobody listens; the receive
+    /// times out.
     UnconnectedTimeout,
 }
 

@@ -24,7 +24,8 @@ use socket_lab::input::Lines;
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
 
-/// Lesson 07: one person of the QQ-style UDP chat: receive a message, reply to its sender.
+/// Lesson 07: one person of the QQ-style UDP chat: receive a message, reply to its
+/// sender.
 #[derive(Parser)]
 #[command(name = "lesson07-qq-person", version)]
 struct Args {

@@ -62,11 +62,13 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
 
-    /// Loss: how long the server stays busy (not reading) after the first datagram arrives.
+    /// Loss: how long the server stays busy (not reading) after the first datagram
+    /// arrives.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     busy_ms: u64,
 
-    /// Loss: ask for this receive buffer size (SO_RCVBUF) instead of the system's default.
+    /// Loss: ask for this receive buffer size (SO_RCVBUF) instead of the system's
+    /// default.
     #[arg(long, value_name = "BYTES")]
     rcvbuf: Option<usize>,
 
@@ -103,7 +105,11 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 }
 
 /// Receives one datagram into `buf` and traces the call.
-fn receive(socket: &UdpSocket, buf: &mut [u8], out: Out) -> anyhow::Result<(usize, SocketAddr)> {
+fn receive(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    out: Out,
+) -> anyhow::Result<(usize, SocketAddr)> {
     let (n, peer) = socket.recv_from(buf).context("receiving a datagram")?;
     out.trace(
         format!(

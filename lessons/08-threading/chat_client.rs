@@ -48,8 +48,8 @@ fn main() -> ExitCode {
 
 fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson08-chat-server"))?;
+    let mut conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson08-chat-server"))?;
     // The first line is our name.
     conn.write_all(format!("{}\n", args.name.trim()).as_bytes())
         .context("sending the name")?;

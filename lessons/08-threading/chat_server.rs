@@ -39,7 +39,8 @@ struct Args {
     #[arg(long, default_value_t = 9008)]
     port: u16,
 
-    /// Stop accepting after this many members, let them finish, then exit (default: forever).
+    /// Stop accepting after this many members, let them finish, then exit (default:
+    /// forever).
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
 

@@ -93,7 +93,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
                     return Err(no_reply(i, timeout));
                 }
                 Err(e) => {
-                    return Err(e).with_context(|| format!("receiving on connection {i}"));
+                    return Err(e)
+                        .with_context(|| format!("receiving on connection {i}"));
                 }
             };
             out.trace_read(buf.len(), &buf[..n]);

@@ -12,7 +12,9 @@
 //! tells why that matters.
 
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{
+    Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -188,7 +190,8 @@ impl<H: RequestHandler> TcpServer<H> {
         config: Config,
         factory: impl Fn() -> H + Send + Sync + 'static,
     ) -> io::Result<TcpServer<H>> {
-        let nothing = || io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+        let nothing =
+            || io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
         let addr = addr.to_socket_addrs()?.next().ok_or_else(nothing)?;
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
         socket.set_reuse_address(config.allow_reuse_address)?;
@@ -477,7 +480,11 @@ mod tests {
         events: mpsc::Receiver<Event>,
     }
 
-    fn bind(concurrency: Concurrency, max: Option<usize>, probe: &'static str) -> Running {
+    fn bind(
+        concurrency: Concurrency,
+        max: Option<usize>,
+        probe: &'static str,
+    ) -> Running {
         let config = Config {
             concurrency,
             allow_reuse_address: false,
@@ -584,7 +591,8 @@ mod tests {
             backlog: 5,
             max_requests: None,
         };
-        let server = TcpServer::bind("127.0.0.1:0", config, move || Probe(tx.clone(), ""));
+        let server =
+            TcpServer::bind("127.0.0.1:0", config, move || Probe(tx.clone(), ""));
         let server = server.expect("bind");
         let reuse = socket2::SockRef::from(&server.listener).reuse_address();
         assert!(

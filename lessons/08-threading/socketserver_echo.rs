@@ -22,7 +22,8 @@ use socket_lab::out::plural;
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
 
-/// Lesson 08: the upper-case echo server on the socketserver module: a thread per client, or a pool.
+/// Lesson 08: the upper-case echo server on the socketserver module: a thread per client,
+/// or a pool.
 #[derive(Parser)]
 #[command(name = "lesson08-socketserver-echo", version)]
 struct Args {
@@ -34,20 +35,24 @@ struct Args {
     #[arg(long, default_value_t = 9008)]
     port: u16,
 
-    /// Stop accepting after this many clients, let them finish, then exit (default: serve forever).
+    /// Stop accepting after this many clients, let them finish, then exit (default: serve
+    /// forever).
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
 
-    /// Serve at most N clients at once on N worker threads (default: a new thread per client).
+    /// Serve at most N clients at once on N worker threads (default: a new thread per
+    /// client).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pool: Option<u16>,
 
     /// The listen backlog: connections the system may complete and queue before we accept
-    /// them. The classic course's listen(5) makes a burst of clients wait seconds in SYN retries.
+    /// them. The classic course's listen(5) makes a burst of clients wait seconds in SYN
+    /// retries.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
     backlog: i32,
 
-    /// Print only the first and the last line (for load tests: printing every message costs time).
+    /// Print only the first and the last line (for load tests: printing every message
+    /// costs time).
     #[arg(long)]
     quiet: bool,
 

@@ -249,7 +249,8 @@ impl Session {
             .args(["--port", "0"])
             .stdin(stdin)
             .stderr(Stdio::piped());
-        let mut started = socket_lab::spawn::start(&mut cmd).unwrap_or_else(|e| panic!("{e:#}"));
+        let mut started =
+            socket_lab::spawn::start(&mut cmd).unwrap_or_else(|e| panic!("{e:#}"));
         let stderr = started.child.stderr.take().map(|mut pipe| {
             std::thread::spawn(move || {
                 let mut bytes = Vec::new();

@@ -175,7 +175,8 @@ pub fn manifest_sections(header: &str) -> Vec<Vec<(String, String)>> {
         } else if line.starts_with('[') {
             sections.extend(current.take());
             current = (line == header).then(Vec::new);
-        } else if let (Some(fields), Some((key, value))) = (current.as_mut(), line.split_once('='))
+        } else if let (Some(fields), Some((key, value))) =
+            (current.as_mut(), line.split_once('='))
         {
             let value = value.trim().trim_matches('"').to_string();
             fields.push((key.trim().to_string(), value));

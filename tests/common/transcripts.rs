@@ -34,7 +34,11 @@ impl Run {
 /// `127.0.0.1:DEFAULT` (what a student sees with no `--port`), any other `127.0.0.1:N` (a
 /// client's port, picked by the system) `127.0.0.1:[port]`, an explicit `--port N`
 /// `--port [port]`, and `pid N` `pid [pid]`.
-pub fn redact_ports(text: &str, server_port: Option<u16>, default: Option<u16>) -> String {
+pub fn redact_ports(
+    text: &str,
+    server_port: Option<u16>,
+    default: Option<u16>,
+) -> String {
     let re = regex::Regex::new(r"127\.0\.0\.1:(\d+)").expect("valid regex");
     let text = re.replace_all(text, |caps: &regex::Captures| {
         let port: Option<u16> = caps[1].parse().ok();
@@ -77,7 +81,8 @@ pub fn assert_transcript(name: &str, text: &str) {
             std::env::var_os("CI").is_none(),
             "UPDATE_TRANSCRIPTS is refused in CI: CI checks the transcripts, it does not write them"
         );
-        std::fs::write(&path, &observed).unwrap_or_else(|e| panic!("writing {shown}: {e}"));
+        std::fs::write(&path, &observed)
+            .unwrap_or_else(|e| panic!("writing {shown}: {e}"));
         // Past the test harness's capture: the person updating should see what changed.
         let _ = writeln_stderr(&format!("updated {shown}: review it with git diff"));
         return;
@@ -104,8 +109,9 @@ fn first_difference(expected: &str, observed: &str) -> (usize, String, String) {
         match (want.next(), got.next()) {
             (Some(a), Some(b)) if a == b => continue,
             (a, b) => {
-                let show =
-                    |l: Option<&str>| l.map_or("(no more lines)".to_string(), |l| format!("{l:?}"));
+                let show = |l: Option<&str>| {
+                    l.map_or("(no more lines)".to_string(), |l| format!("{l:?}"))
+                };
                 return (line, show(a), show(b));
             }
         }
