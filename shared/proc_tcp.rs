@@ -102,7 +102,7 @@ pub fn sockets_on(port: u16) -> std::io::Result<Vec<Entry>> {
                 let lines = text.lines().skip(1).filter(|l| l.contains(&needle));
                 all.extend(lines.filter_map(parse_line));
             }
-            // A system without IPv6 has no tcp6 table; one without tcp has no table at all.
+            // A system without IPv6 has no tcp6 table; one without tcp, no table at all.
             Err(e) if table == "/proc/net/tcp" => return Err(e),
             Err(_) => {}
         }

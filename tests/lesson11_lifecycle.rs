@@ -631,6 +631,26 @@ fn lab_demo_11_closes_on_the_server_side_first_and_ends_by_itself() {
 }
 
 #[test]
+fn a_client_waiting_for_a_fin_that_never_comes_gives_up_and_says_why() {
+    // The client waits for the server to close first; the server waits for the client.
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let client = session.client(
+        CLIENT,
+        &["--close-first", "server", "--timeout-ms", "300"],
+        None,
+    );
+    client.assert_code(1);
+    client.assert_error(
+        "error: nothing came from the server within --timeout-ms, not even its FIN (do \
+         both sides use the same --close-first?)",
+    );
+    // The client's exit closed its end: the server read 0 bytes and closed second.
+    let server = session.finish();
+    server.assert_code(0);
+    server.assert_stdout_contains("the client closed first (read returned 0 bytes)");
+}
+
+#[test]
 fn a_negative_backlog_or_zero_connections_is_a_usage_error() {
     run(SERVER, &["--backlog", "-1"], None).assert_code(2);
     run(CLIENT, &["--connect-only", "0"], None).assert_code(2);

@@ -15,7 +15,7 @@
 
 mod close;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -99,7 +99,7 @@ fn talk(args: &Args, out: &Out) -> anyhow::Result<()> {
     conn.write_all(args.message.as_bytes()).context("sending")?;
     out.trace_write(args.message.as_bytes());
     let mut buf = [0u8; 1024];
-    let n = read(&mut conn, &mut buf, out)?;
+    let n = close::read(&mut conn, &mut buf, out, "server")?;
     let sent = preview(args.message.as_bytes());
     out.line(format!("sent {sent}, got {}", preview(&buf[..n])));
 
@@ -109,7 +109,7 @@ fn talk(args: &Args, out: &Out) -> anyhow::Result<()> {
         }
         Closer::Server => {
             // Wait for the server's FIN: our next read returns 0 bytes.
-            if read(&mut conn, &mut buf, out)? > 0 {
+            if close::read(&mut conn, &mut buf, out, "server")? > 0 {
                 bail!("expected the server to close first; it sent more instead");
             }
             close::close_second(conn, out, "server", args.pause_before_close);
@@ -118,23 +118,6 @@ fn talk(args: &Args, out: &Out) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: talk
-
-/// One read from the server, within --timeout-ms.
-fn read(conn: &mut TcpStream, buf: &mut [u8], out: &Out) -> anyhow::Result<usize> {
-    match conn.read(buf) {
-        Ok(n) => {
-            out.trace_read(buf.len(), &buf[..n]);
-            Ok(n)
-        }
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            bail!(
-                "the server did not answer or close within --timeout-ms (does it use the \
-                 same --close-first?)"
-            )
-        }
-        Err(e) => Err(e).context("reading from the server"),
-    }
-}
 
 // ANCHOR: connect_only
 /// N connects, one after another, each given --connect-timeout-ms to complete. Every

@@ -7,8 +7,11 @@
 //! for 60 s. The other side's next read returns 0 bytes: its end is in CLOSE_WAIT until
 //! it closes too, then in LAST_ACK until its own FIN is acknowledged, then gone.
 
+use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::Duration;
+
+use anyhow::{bail, Context};
 
 use socket_lab::proc_tcp::{self, State};
 use socket_lab::Out;
@@ -47,6 +50,29 @@ pub fn state_now(conn: &TcpStream) -> String {
             .ok()
             .and_then(|(local, peer)| proc_tcp::state_of(local, peer)),
     )
+}
+
+/// One read from the `other` side, within the read timeout (`--timeout-ms`): data, or 0
+/// bytes when the other side's FIN has come.
+pub fn read(
+    conn: &mut TcpStream,
+    buf: &mut [u8],
+    out: &Out,
+    other: &str,
+) -> anyhow::Result<usize> {
+    match conn.read(buf) {
+        Ok(n) => {
+            out.trace_read(buf.len(), &buf[..n]);
+            Ok(n)
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            bail!(
+                "nothing came from the {other} within --timeout-ms, not even its FIN (do \
+                 both sides use the same --close-first?)"
+            )
+        }
+        Err(e) => Err(e).context(format!("reading from the {other}")),
+    }
 }
 
 /// With `--pause-before-close`: waits for Enter, so that both ends can be looked at

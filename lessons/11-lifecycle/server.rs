@@ -20,7 +20,7 @@
 
 mod close;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -163,7 +163,7 @@ fn serve_one(
     ));
     conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms)))?;
     let mut buf = [0u8; 1024];
-    let n = read(&mut conn, &mut buf, out)?;
+    let n = close::read(&mut conn, &mut buf, out, "client")?;
     if n == 0 {
         close::close_second(conn, out, "client", args.pause_before_close);
         return Ok(());
@@ -186,7 +186,7 @@ fn serve_one(
         }
         Closer::Client => {
             // Wait for the client's FIN: our next read returns 0 bytes.
-            let n = read(&mut conn, &mut buf, out)?;
+            let n = close::read(&mut conn, &mut buf, out, "client")?;
             if n > 0 {
                 bail!(
                     "expected the client to close, it sent {} more",
@@ -200,31 +200,17 @@ fn serve_one(
 }
 // ANCHOR_END: serve_one
 
-/// One read from the client, within --timeout-ms.
-fn read(conn: &mut TcpStream, buf: &mut [u8], out: &Out) -> anyhow::Result<usize> {
-    match conn.read(buf) {
-        Ok(n) => {
-            out.trace_read(buf.len(), &buf[..n]);
-            Ok(n)
-        }
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            bail!(
-                "the client sent nothing within the read timeout (--timeout-ms); closing"
-            )
-        }
-        Err(e) => Err(e).context("reading from the client"),
-    }
-}
-
 /// What TIME_WAIT on the server's end means for the next server on this address.
 fn port_held(addr: SocketAddr, reuse_address: bool, out: &Out) {
     if reuse_address {
         out.line(format!(
-            "this listener set SO_REUSEADDR: a new one that sets it too can bind {addr} now"
+            "this listener set SO_REUSEADDR: a new one that sets it too can bind \
+             {addr} now"
         ));
     } else {
         out.line(format!(
-            "for 60 s, no new server can bind {addr}: this listener did not set SO_REUSEADDR"
+            "for 60 s, no new server can bind {addr}: this listener did not set \
+             SO_REUSEADDR"
         ));
     }
 }
