@@ -161,6 +161,18 @@ const CALLS: &[(&str, &[&str])] = &[
         "lessons/08-threading/server.rs",
         &[".bind(", ".listen(", ".accept()", "thread::", ".spawn(move"],
     ),
+    (
+        "lessons/11-lifecycle/server.rs",
+        &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
+    ),
+    (
+        "lessons/11-lifecycle/client.rs",
+        &["TcpStream::connect", "connect_timeout", "state_of"],
+    ),
+    (
+        "lessons/11-lifecycle/close.rs",
+        &["drop(conn)", "wait_for", "State::TimeWait"],
+    ),
 ];
 
 #[test]

@@ -64,6 +64,22 @@ pub fn skip_without(program: &str) -> bool {
     true
 }
 
+/// For a test of what only Linux shows (the TCP states of `/proc/net/tcp`, the SYN retries of
+/// a full accept queue): `true`, with a visible `skipped:` line, on any other system. The
+/// book says on which kernel the behaviour was observed.
+#[track_caller]
+pub fn skip_unless_linux() -> bool {
+    if cfg!(target_os = "linux") {
+        return false;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: this test reads Linux's /proc/net/tcp ({})",
+        std::panic::Location::caller()
+    );
+    true
+}
+
 /// Runs a Python script and returns what it printed; fails the test with Python's stderr
 /// when the script fails.
 #[track_caller]
