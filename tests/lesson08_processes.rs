@@ -38,6 +38,17 @@ impl Client {
         log.push(format!("{}: sends {msg:?}, gets {reply:?}", self.name));
     }
 
+    /// Connects, makes one round trip, and returns the client with its child's pid.
+    fn served(
+        name: &'static str,
+        session: &mut Session,
+        log: &mut Vec<String>,
+    ) -> (Client, u32) {
+        let mut client = Client::connect(name, session, log);
+        client.round_trip(&format!("hello from {}", name.to_lowercase()), log);
+        (client, child_pid(session))
+    }
+
     /// Reads until the connection ends, which must come with no more bytes.
     fn reads_the_end(&mut self, log: &mut Vec<String>) {
         let mut rest = Vec::new();
@@ -119,12 +130,8 @@ fn shown(server: &Run, log: &[String], pids: &[(u32, &str)]) -> String {
 fn each_client_is_served_by_a_child_process_of_its_own() {
     let mut session = Session::start(SERVER, &["--max-clients", "2"]);
     let mut log = Vec::new();
-    let mut a = Client::connect("A", &session, &mut log);
-    a.round_trip("hello from a", &mut log);
-    let pid_a = child_pid(&mut session);
-    let mut b = Client::connect("B", &session, &mut log);
-    b.round_trip("hello from b", &mut log);
-    let pid_b = child_pid(&mut session);
+    let (mut a, pid_a) = Client::served("A", &mut session, &mut log);
+    let (mut b, pid_b) = Client::served("B", &mut session, &mut log);
 
     // Two clients, two processes, both children of the server.
     assert_ne!(pid_a, pid_b);
@@ -155,12 +162,8 @@ fn a_killed_child_costs_only_its_client_and_no_zombie_is_left() {
     }
     let mut session = Session::start(SERVER, &[]);
     let mut log = Vec::new();
-    let mut a = Client::connect("A", &session, &mut log);
-    a.round_trip("hello from a", &mut log);
-    let pid_a = child_pid(&mut session);
-    let mut b = Client::connect("B", &session, &mut log);
-    b.round_trip("hello from b", &mut log);
-    let pid_b = child_pid(&mut session);
+    let (mut a, pid_a) = Client::served("A", &mut session, &mut log);
+    let (mut b, pid_b) = Client::served("B", &mut session, &mut log);
 
     // A's child dies at once, as a crash or the out-of-memory killer would end it.
     let killed = std::process::Command::new("kill")
@@ -179,9 +182,7 @@ fn a_killed_child_costs_only_its_client_and_no_zombie_is_left() {
 
     // The server and B's child go on; a new client gets a new child.
     b.round_trip("b still served", &mut log);
-    let mut c = Client::connect("C", &session, &mut log);
-    c.round_trip("hello from c", &mut log);
-    let pid_c = child_pid(&mut session);
+    let (mut c, pid_c) = Client::served("C", &mut session, &mut log);
 
     // The server has waited for A's child: it is gone, not a zombie. The server's
     // children are exactly B's and C's, and neither is a zombie.
@@ -225,9 +226,7 @@ fn sockets_of(pid: u32) -> usize {
 fn the_server_keeps_no_copy_of_a_clients_connection() {
     let mut session = Session::start(SERVER, &["--max-clients", "1"]);
     let mut log = Vec::new();
-    let mut a = Client::connect("A", &session, &mut log);
-    a.round_trip("hello", &mut log);
-    let pid_a = child_pid(&mut session);
+    let (a, pid_a) = Client::served("A", &mut session, &mut log);
     // The server holds its listening socket only; the connection is the child's fd 0
     // and fd 1 (stdin and stdout), both the same socket.
     assert_eq!(sockets_of(session.pid()), 1, "the server's sockets");
