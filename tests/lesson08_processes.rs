@@ -182,7 +182,7 @@ fn a_killed_child_costs_only_its_client_and_no_zombie_is_left() {
 
     // The server and B's child go on; a new client gets a new child.
     b.round_trip("b still served", &mut log);
-    let (mut c, pid_c) = Client::served("C", &mut session, &mut log);
+    let (c, pid_c) = Client::served("C", &mut session, &mut log);
 
     // The server has waited for A's child: it is gone, not a zombie. The server's
     // children are exactly B's and C's, and neither is a zombie.
