@@ -2,10 +2,13 @@
 //!
 //!   cargo run --bin lab               every lesson, what it shows, the commands for both terminals
 //!   cargo run --bin lab -- demo 02    run lesson 02's server and client together in this terminal
+//!   cargo run --bin lab -- addr 192.168.1.10/24    network, broadcast, hosts, the mask
+//!   cargo run --bin lab -- resolve localhost       the addresses a name stands for
 //!
 //! It is not a lesson: it lives in `lab/`, next to `lessons/`, and runs the lessons' programs.
 //! `lessons.rs` lists the lessons, `tour.rs` prints them, `demo.rs` runs one lesson's demo.
 
+mod addr;
 mod demo;
 mod lessons;
 mod tour;
@@ -35,6 +38,22 @@ enum Command {
         /// The lesson number, e.g. 02.
         lesson: String,
     },
+    /// An IPv4 address with its prefix or mask: the network, the broadcast address, the
+    /// hosts, the mask in both notations; with a second address, whether it is in the same
+    /// network.
+    Addr {
+        /// ADDRESS/PREFIX or ADDRESS/MASK, e.g. 192.168.1.10/24 or
+        /// 192.168.1.10/255.255.255.0.
+        address: String,
+        /// Another IPv4 address: is it in the same network?
+        other: Option<String>,
+    },
+    /// The addresses a host name stands for, in the order a client tries them (the
+    /// system's resolver: /etc/hosts, then DNS).
+    Resolve {
+        /// A name (localhost) or an address (127.0.0.1, ::1).
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +65,10 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Demo { lesson } => demo::run(&lesson),
+        Command::Addr { address, other } => {
+            addr::describe(&address, other.as_deref()).map(|text| demo::print(&text))
+        }
+        Command::Resolve { name } => addr::resolve(&name).map(|text| demo::print(&text)),
     };
     socket_lab::exit_code(result)
 }
