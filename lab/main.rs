@@ -38,9 +38,9 @@ enum Command {
         /// The lesson number, e.g. 02.
         lesson: String,
     },
-    /// An IPv4 address with its prefix or mask: the network, the broadcast address, the
-    /// hosts, the mask in both notations; with a second address, whether it is in the same
-    /// network.
+    /// An IPv4 network: its address, broadcast, hosts, and the mask both ways.
+    ///
+    /// With a second address: is it on the same network?
     Addr {
         /// ADDRESS/PREFIX or ADDRESS/MASK, e.g. 192.168.1.10/24 or
         /// 192.168.1.10/255.255.255.0.
@@ -48,8 +48,9 @@ enum Command {
         /// Another IPv4 address: is it in the same network?
         other: Option<String>,
     },
-    /// The addresses a host name stands for, in the order a client tries them (the
-    /// system's resolver: /etc/hosts, then DNS).
+    /// The addresses a name stands for, in the order a client tries them.
+    ///
+    /// The system's resolver answers: /etc/hosts, then DNS.
     Resolve {
         /// A name (localhost) or an address (127.0.0.1, ::1).
         name: String,
