@@ -91,3 +91,17 @@ fn a_message_longer_than_1024_bytes_ends_that_conversation_not_the_server() {
     server.assert_stdout_contains("a message longer than 1024 bytes, or cut off");
     next.assert_code(0).assert_stdout_contains("server: ok");
 }
+
+#[test]
+fn a_peers_escape_sequence_is_shown_escaped_not_obeyed() {
+    let session = server_typing(&["--max-clients", "1"], &["bye"]);
+    let mut conn = TcpStream::connect(session.addr()).expect("connect");
+    // ESC [2J clears a terminal's screen.
+    conn.write_all(b"hi\x1b[2J\n").expect("send");
+    let mut answer = String::new();
+    conn.set_read_timeout(Some(LIMIT)).expect("timeout");
+    BufReader::new(&conn).read_line(&mut answer).expect("the answer");
+    let server = session.finish();
+    server.assert_stdout_contains("client: hi\\u{1b}[2J\n");
+    server.assert_stdout_lacks("\x1b");
+}

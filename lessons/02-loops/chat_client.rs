@@ -17,6 +17,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::preview;
 use socket_lab::{Out, Side, Style};
 
 mod talk;
@@ -63,6 +64,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             None => "bye".to_string(),
         };
         send(&mut conn, &line).context("sending")?;
+        out.trace_write(format!("{line}\n").as_bytes());
         if echo_typed {
             out.line(format!("you: {line}"));
         }
@@ -76,6 +78,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             out.line("the server left without saying bye");
             return Ok(());
         };
+        out.trace(format!("read a line: {}", preview(answer.as_bytes())));
         out.line(format!("server: {answer}"));
         if answer == "bye" {
             out.line("the server said bye");

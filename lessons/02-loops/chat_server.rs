@@ -21,7 +21,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
 
 mod talk;
@@ -98,6 +98,7 @@ fn chat(
             out.line(format!("{peer} left without saying bye (read 0 bytes)"));
             return Ok(Some(()));
         };
+        out.trace(format!("read a line: {}", preview(line.as_bytes())));
         out.line(format!("client: {line}"));
         if line == "bye" {
             out.line(format!("{peer} said bye"));
@@ -113,6 +114,7 @@ fn chat(
         };
         let reply_text = reply.clone().unwrap_or_else(|| "bye".to_string());
         send(&mut conn, &reply_text).context("answering")?;
+        out.trace_write(format!("{reply_text}\n").as_bytes());
         if echo_typed {
             out.line(format!("you: {reply_text}"));
         }

@@ -26,11 +26,17 @@ pub fn receive(conn: &mut impl BufRead) -> std::io::Result<Option<String>> {
         let why = format!("a message longer than {MAX_LINE} bytes, or cut off");
         return Err(std::io::Error::new(ErrorKind::InvalidData, why));
     }
-    Ok(Some(
-        String::from_utf8_lossy(&bytes)
-            .trim_end_matches('\r')
-            .to_string(),
-    ))
+    let text = String::from_utf8_lossy(&bytes);
+    // Shown on a terminal: a control character (an escape sequence could clear the
+    // screen) is shown escaped, as `\u{1b}`.
+    let shown = text
+        .trim_end_matches('\r')
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        });
+    Ok(Some(shown.collect()))
 }
 
 /// Sends one message, with the `\n` that ends it.

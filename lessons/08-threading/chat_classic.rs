@@ -8,6 +8,7 @@
 
 use std::io::{ErrorKind, Read};
 
+use socket_lab::json_header::printable;
 use socket_lab::socketserver::Request;
 
 use super::{Member, MAX_LINE, WRITE_TIMEOUT};
@@ -42,7 +43,8 @@ pub fn handle(member: &mut Member, req: &mut Request) -> std::io::Result<()> {
             }
             Err(e) => return Err(e),
         };
-        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // Shown on terminals (ours, the others'): control characters escaped.
+        let message = printable(&String::from_utf8_lossy(&buf[..n]));
         // `NAME说:TEXT` ("NAME says: TEXT"): the text decides whether the member leaves.
         // The whole text must be `bye` (the course's `endswith('bye')` also ends
         // "goodbye").
