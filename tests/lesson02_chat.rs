@@ -100,7 +100,9 @@ fn a_peers_escape_sequence_is_shown_escaped_not_obeyed() {
     conn.write_all(b"hi\x1b[2J\n").expect("send");
     let mut answer = String::new();
     conn.set_read_timeout(Some(LIMIT)).expect("timeout");
-    BufReader::new(&conn).read_line(&mut answer).expect("the answer");
+    BufReader::new(&conn)
+        .read_line(&mut answer)
+        .expect("the answer");
     let server = session.finish();
     server.assert_stdout_contains("client: hi\\u{1b}[2J\n");
     server.assert_stdout_lacks("\x1b");

@@ -237,3 +237,19 @@ fn the_server_keeps_no_copy_of_a_clients_connection() {
     a.leaves(&mut log);
     session.finish().assert_code(0);
 }
+
+#[test]
+fn a_child_hangs_up_on_a_client_that_stays_silent_past_the_idle_timeout() {
+    let mut session =
+        Session::start(SERVER, &["--max-clients", "1", "--idle-timeout", "1"]);
+    let mut log = Vec::new();
+    let mut a = Client::connect("A", &session, &mut log);
+    let pid = child_pid(&mut session);
+    // A sends nothing: after a second its child stops waiting, and A reads the end.
+    a.reads_the_end(&mut log);
+    let ended = waits_for_end_of(&mut session, pid);
+    assert!(ended.ends_with("exited with code 0"), "{ended}");
+    let server = session.finish();
+    server.assert_code(0);
+    server.assert_stdout_contains("sent nothing for 1s: hanging up");
+}
