@@ -21,7 +21,7 @@ use clap::{Parser, ValueEnum};
 use socket2::SockRef;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Which cause of sticky packets to show.
@@ -121,7 +121,7 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
             return Ok(());
         }
         out.line(format!("reply to {command:?} ({}):", plural(n, "byte")));
-        out.line(String::from_utf8_lossy(&buf[..n]).trim_end_matches('\n'));
+        out.line(escape_lines(&buf[..n]).trim_end_matches('\n'));
     }
     // ANCHOR_END: receiver
 

@@ -22,7 +22,7 @@ use socket_lab::frame::{
     read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME,
 };
 use socket_lab::input::Lines;
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape_lines, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 05: send commands to lesson05-server and print each whole reply.
@@ -224,7 +224,8 @@ fn handshake(
 
 /// Prints a reply, cut after `head` lines when asked.
 fn show(reply: &[u8], head: Option<usize>, out: Out) {
-    let text = String::from_utf8_lossy(reply);
+    // The reply is the server's: shown escaped, its line breaks kept.
+    let text = escape_lines(reply);
     let lines: Vec<&str> = text.lines().collect();
     let shown = head.unwrap_or(lines.len()).min(lines.len());
     for line in &lines[..shown] {

@@ -21,7 +21,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what
@@ -98,7 +98,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
-            out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
+            out.line(format!("<< {from}: {}", escape(&buf[..n])));
         }
         received
     });

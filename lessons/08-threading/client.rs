@@ -22,6 +22,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: send lines to lesson08-server over one or several connections at once.
@@ -101,7 +102,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             if n == 0 {
                 bail!("the server closed connection {i}");
             }
-            let reply = String::from_utf8_lossy(&buf[..n]);
+            let reply = escape(&buf[..n]);
             if args.connections == 1 {
                 out.line(reply);
             } else {
