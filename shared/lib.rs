@@ -8,6 +8,10 @@
 pub mod cli;
 pub mod errors;
 pub mod input;
+/// Lesson 08's limits: the open-file limit, a cap on connections, backing off when
+/// `accept` fails.
+#[path = "../lessons/08-threading/limits.rs"]
+pub mod limits;
 pub mod out;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
