@@ -78,6 +78,13 @@ fn rest_of(conn: &mut TcpStream) -> String {
     String::from_utf8_lossy(&rest).into_owned()
 }
 
+/// lesson06-server serving `root`, with `args` and resource `limits`.
+fn lesson06(root: &str, args: &[&str], limits: &[(Resource, u64)]) -> Session {
+    let mut all = vec!["--root", root];
+    all.extend_from_slice(args);
+    Session::start_limited("lesson06-server", &all, limits)
+}
+
 fn scratch() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let root = dir.path().join("server-files");
@@ -91,16 +98,10 @@ fn scratch() -> (tempfile::TempDir, String) {
 #[test]
 fn lesson06_an_idle_client_delays_the_next_one_only_until_the_idle_timeout() {
     let (dir, root) = scratch();
-    let mut session = Session::start(
-        "lesson06-server",
-        &[
-            "--root",
-            &root,
-            "--idle-timeout-ms",
-            "500",
-            "--max-clients",
-            "3",
-        ],
+    let mut session = lesson06(
+        &root,
+        &["--idle-timeout-ms", "500", "--max-clients", "3"],
+        &[],
     );
     // One client that connects and sends nothing; one that sends half a header.
     let mut silent = connect(&session.addr());
@@ -131,16 +132,10 @@ fn lesson06_an_idle_client_delays_the_next_one_only_until_the_idle_timeout() {
 #[test]
 fn lesson06_a_header_must_arrive_whole_within_the_idle_timeout_however_it_trickles() {
     let (_dir, root) = scratch();
-    let session = Session::start(
-        "lesson06-server",
-        &[
-            "--root",
-            &root,
-            "--idle-timeout-ms",
-            "1000",
-            "--max-clients",
-            "1",
-        ],
+    let session = lesson06(
+        &root,
+        &["--idle-timeout-ms", "1000", "--max-clients", "1"],
+        &[],
     );
     // A slowloris: one byte of a 200-byte header every 100 ms. Every read gets a byte well
     // within the timeout, so only a deadline for the whole header stops it: 20 s of
@@ -187,16 +182,10 @@ fn lesson06_a_client_that_never_reads_a_download_is_dropped_and_the_next_one_ser
     // 32 MiB: more than the socket buffers of both ends can hold.
     std::fs::write(Path::new(&root).join("big.bin"), vec![7u8; 32 << 20]).expect("write");
     std::fs::write(Path::new(&root).join("small.txt"), b"hello\n").expect("write");
-    let session = Session::start(
-        "lesson06-server",
-        &[
-            "--root",
-            &root,
-            "--idle-timeout-ms",
-            "500",
-            "--max-clients",
-            "2",
-        ],
+    let session = lesson06(
+        &root,
+        &["--idle-timeout-ms", "500", "--max-clients", "2"],
+        &[],
     );
     let mut greedy = connect(&session.addr());
     greedy
@@ -269,12 +258,18 @@ impl Member {
     }
 }
 
-#[test]
-fn chat_three_members_who_never_read_are_dropped_and_two_others_exchange_20000_lines() {
-    let session = Session::start("lesson08-chat-server", &["--max-clients", "5"]);
+/// A chat server that stops after `max` members, and alice, its first.
+fn chat_with_alice(max: &str) -> (Session, String, Member) {
+    let session = Session::start("lesson08-chat-server", &["--max-clients", max]);
     let addr = session.addr();
     let mut alice = Member::join(&addr, "alice");
     assert_eq!(alice.next(), "* welcome alice; nobody else is here yet");
+    (session, addr, alice)
+}
+
+#[test]
+fn chat_three_members_who_never_read_are_dropped_and_two_others_exchange_20000_lines() {
+    let (session, addr, mut alice) = chat_with_alice("5");
     let mut bob = Member::join(&addr, "bob");
     assert_eq!(bob.next(), "* welcome bob; here: alice");
     assert_eq!(alice.next(), "* bob joined");
@@ -335,10 +330,7 @@ fn chat_three_members_who_never_read_are_dropped_and_two_others_exchange_20000_l
 
 #[test]
 fn chat_a_line_with_escapes_or_a_carriage_return_reaches_the_others_escaped() {
-    let session = Session::start("lesson08-chat-server", &["--max-clients", "2"]);
-    let addr = session.addr();
-    let mut alice = Member::join(&addr, "alice");
-    assert_eq!(alice.next(), "* welcome alice; nobody else is here yet");
+    let (session, addr, mut alice) = chat_with_alice("2");
     let mut mallory = Member::join(&addr, "mal\x1b[31mlory");
     assert_eq!(mallory.next(), r"* welcome mal\e[31mlory; here: alice");
     assert_eq!(alice.next(), r"* mal\e[31mlory joined");
@@ -557,8 +549,7 @@ fn lesson08_out_of_descriptors_the_servers_back_off_say_so_once_a_second_and_rec
 #[test]
 fn lesson06_a_name_whose_temporary_name_would_not_fit_is_refused_before_its_body() {
     let (_dir, root) = scratch();
-    let session =
-        Session::start("lesson06-server", &["--root", &root, "--max-clients", "1"]);
+    let session = lesson06(&root, &["--max-clients", "1"], &[]);
     let mut conn = connect(&session.addr());
     // 250 bytes: `.NAME.part` would be 256, one over the file system's 255. 249 fit.
     for (len, ok) in [(250, false), (249, true)] {
@@ -594,16 +585,9 @@ fn lesson06_a_huge_header_length_reserves_nothing_before_the_bytes_arrive() {
     let (_dir, root) = scratch();
     // 256 MiB of address space in all: reserving the 4 GiB the length announces would
     // fail (and abort the server).
-    let session = Session::start_limited(
-        "lesson06-server",
-        &[
-            "--root",
-            &root,
-            "--max-header",
-            "4294967295",
-            "--max-clients",
-            "2",
-        ],
+    let session = lesson06(
+        &root,
+        &["--max-header", "4294967295", "--max-clients", "2"],
         &[(Resource::As, 256 << 20)],
     );
     let mut conn = connect(&session.addr());
@@ -633,8 +617,7 @@ fn lesson06_a_huge_header_length_reserves_nothing_before_the_bytes_arrive() {
 fn lesson06_a_put_onto_a_folder_is_refused_before_its_body_and_no_reply_names_the_root() {
     let (_dir, root) = scratch();
     std::fs::create_dir(Path::new(&root).join("sub")).expect("mkdir");
-    let session =
-        Session::start("lesson06-server", &["--root", &root, "--max-clients", "1"]);
+    let session = lesson06(&root, &["--max-clients", "1"], &[]);
     let mut conn = connect(&session.addr());
     let mut replies = Vec::new();
     // A put onto the folder's name, then a get of it, then a good put: one connection.

@@ -289,8 +289,8 @@ impl RequestHandler for Handler {
         } else {
             name
         };
-        // Each line goes out at once: with Nagle's algorithm, a line written while the one
-        // before is not yet acknowledged would wait for that ACK (~40 ms, lesson 04).
+        // Each line goes out at once: with Nagle's algorithm, a line written while the
+        // one before is not yet acknowledged would wait for that ACK (~40 ms, lesson 04).
         req.request.set_nodelay(true)?;
         let conn = Arc::new(req.request.try_clone()?);
         let (queue, lines) = mpsc::sync_channel(self.queue_lines);

@@ -102,7 +102,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             if n == 0 {
                 bail!("the server closed connection {i}");
             }
-            let reply = escape(&buf[..n]);
+            // The reply is the server's: shown escaped, on the line of its connection (a
+            // line end the server added, like the one after "busy", is not shown).
+            let reply = &buf[..n];
+            let reply = escape(reply.strip_suffix(b"\n").unwrap_or(reply));
             if args.connections == 1 {
                 out.line(reply);
             } else {

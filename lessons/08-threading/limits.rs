@@ -142,11 +142,11 @@ impl AcceptBackoff {
             _ => {
                 self.said = Some(now);
                 let times = std::mem::take(&mut self.failures);
+                let s = if times == 1 { "" } else { "s" };
+                let ms = wait.as_millis();
                 Some(format!(
-                    "accept failed ({times} time{} since the last such line): {e}; waiting \
-                     {} ms before trying again",
-                    if times == 1 { "" } else { "s" },
-                    wait.as_millis()
+                    "accept failed ({times} time{s} since the last such line): {e}; \
+                     waiting {ms} ms before trying again"
                 ))
             }
         };
