@@ -42,6 +42,25 @@ pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyho
     }
 }
 
+/// Whether a read or a write failed because its timeout passed (`set_read_timeout`,
+/// lesson 03): Linux and macOS say WouldBlock (EAGAIN), Windows TimedOut.
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// [`is_timeout`] for an error with context around it: the cause may be an I/O error,
+/// or a frame reader's I/O error.
+pub fn timed_out(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let frame = match cause.downcast_ref::<crate::frame::ReadError>() {
+            Some(crate::frame::ReadError::Io(io)) => Some(io),
+            _ => None,
+        };
+        let io = cause.downcast_ref::<std::io::Error>().or(frame);
+        io.is_some_and(is_timeout)
+    })
+}
+
 /// Explains a failed `bind`. "Address in use" says what holds the port (when this machine
 /// lets us see it: a listening program, or old connections in TIME_WAIT) and how to choose
 /// another port.

@@ -9,6 +9,10 @@ pub mod cli;
 pub mod encoding;
 pub mod errors;
 pub mod input;
+/// Lesson 08's limits: the open-file limit, a cap on connections, backing off when
+/// `accept` fails.
+#[path = "../lessons/08-threading/limits.rs"]
+pub mod limits;
 pub mod out;
 /// Linux's table of TCP sockets (`/proc/net/tcp`): what holds a port, and the state of each
 /// end of a connection (lesson 11, `lab states`).

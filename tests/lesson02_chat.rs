@@ -104,6 +104,6 @@ fn a_peers_escape_sequence_is_shown_escaped_not_obeyed() {
         .read_line(&mut answer)
         .expect("the answer");
     let server = session.finish();
-    server.assert_stdout_contains("client: hi\\u{1b}[2J\n");
+    server.assert_stdout_contains("client: hi\\e[2J\n");
     server.assert_stdout_lacks("\x1b");
 }

@@ -228,8 +228,16 @@ fn the_server_keeps_no_copy_of_a_clients_connection() {
     let mut log = Vec::new();
     let (a, pid_a) = Client::served("A", &mut session, &mut log);
     // The server holds its listening socket only; the connection is the child's fd 0
-    // and fd 1 (stdin and stdout), both the same socket.
-    assert_eq!(sockets_of(session.pid()), 1, "the server's sockets");
+    // and fd 1 (stdin and stdout), both the same socket. The server drops its copies just
+    // after the child has started, and the child may answer A before that: look until the
+    // count settles, for at most LIMIT.
+    let deadline = std::time::Instant::now() + LIMIT;
+    let mut sockets = sockets_of(session.pid());
+    while sockets != 1 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+        sockets = sockets_of(session.pid());
+    }
+    assert_eq!(sockets, 1, "the server's sockets");
     let stdin = std::fs::read_link(format!("/proc/{pid_a}/fd/0")).expect("fd 0");
     let stdout = std::fs::read_link(format!("/proc/{pid_a}/fd/1")).expect("fd 1");
     assert!(stdin.to_string_lossy().starts_with("socket:"), "{stdin:?}");

@@ -24,6 +24,7 @@ use clap::Parser;
 use socket2::SockRef;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 02: send lines to lesson02-server and print each reply.
@@ -98,7 +99,7 @@ fn converse(conn: &mut (impl Read + Write), out: Out) -> anyhow::Result<()> {
             out.line("the server closed the connection");
             return Ok(());
         }
-        out.line(String::from_utf8_lossy(&buf[..n]));
+        out.line(escape(&buf[..n]));
     }
     // ANCHOR_END: client_loop
     Ok(())

@@ -29,7 +29,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::bind_error;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 02: serve clients one after another, echoing upper-cased until each one leaves.
@@ -237,7 +237,9 @@ fn communicate(mut conn: impl Read + Write, peer: impl Display, out: Out) {
             }
         };
         out.trace_read(buf.len(), &buf[..n]);
-        out.line(format!("received: {}", String::from_utf8_lossy(&buf[..n])));
+        // The bytes are the client's: shown escaped, so that no byte of theirs can
+        // command our terminal (see `escape`).
+        out.line(format!("received: {}", escape(&buf[..n])));
 
         let reply = buf[..n].to_ascii_uppercase();
         if let Err(e) = conn.write_all(&reply) {
@@ -265,11 +267,7 @@ fn naive_loop(mut conn: impl Read + Write, peer: impl Display, limit: usize, out
             }
         };
         out.trace_read(buf.len(), &buf[..n]);
-        out.line(format!(
-            "received {} bytes: {:?}",
-            n,
-            String::from_utf8_lossy(&buf[..n])
-        ));
+        out.line(format!("received {} bytes: \"{}\"", n, escape(&buf[..n])));
         if n == 0 {
             empty_reads += 1;
         }

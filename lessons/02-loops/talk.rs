@@ -26,17 +26,12 @@ pub fn receive(conn: &mut impl BufRead) -> std::io::Result<Option<String>> {
         let why = format!("a message longer than {MAX_LINE} bytes, or cut off");
         return Err(std::io::Error::new(ErrorKind::InvalidData, why));
     }
-    let text = String::from_utf8_lossy(&bytes);
-    // Shown on a terminal: a control character (an escape sequence could clear the
-    // screen) is shown escaped, as `\u{1b}`.
-    let shown = text
-        .trim_end_matches('\r')
-        .chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_debug().to_string(),
-            false => c.to_string(),
-        });
-    Ok(Some(shown.collect()))
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    // Shown on a terminal: a control byte (an escape sequence could clear the screen) is
+    // shown escaped, as `\e`, never obeyed.
+    Ok(Some(socket_lab::out::escape(&bytes)))
 }
 
 /// Sends one message, with the `\n` that ends it.

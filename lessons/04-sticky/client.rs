@@ -22,7 +22,7 @@ use socket2::SockRef;
 use socket_lab::encoding::Encoding;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Which cause of sticky packets to show.
@@ -127,7 +127,8 @@ fn receiver(mut conn: TcpStream, encoding: Encoding, out: Out) -> anyhow::Result
             return Ok(());
         }
         out.line(format!("reply to {command:?} ({}):", plural(n, "byte")));
-        out.line(encoding.decode(&buf[..n]).trim_end_matches('\n'));
+        let text = escape_lines(encoding.decode(&buf[..n]).as_bytes());
+        out.line(text.trim_end_matches('\n'));
     }
     // ANCHOR_END: receiver
 

@@ -24,7 +24,7 @@ use socket_lab::frame::{
     read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME,
 };
 use socket_lab::input::Lines;
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape_lines, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 05: send commands to lesson05-server and print each whole reply.
@@ -256,7 +256,8 @@ fn handshake(
 
 /// Prints a reply, cut after `head` lines when asked.
 fn show(reply: &[u8], head: Option<usize>, encoding: Encoding, out: Out) {
-    let text = encoding.decode(reply);
+    // The reply is the server's: decoded, then shown escaped, its line breaks kept.
+    let text = escape_lines(encoding.decode(reply).as_bytes());
     let lines: Vec<&str> = text.lines().collect();
     let shown = head.unwrap_or(lines.len()).min(lines.len());
     for line in &lines[..shown] {

@@ -15,19 +15,20 @@ use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
 use socket_lab::encoding::Encoding;
-use socket_lab::errors::connect_error;
+use socket_lab::errors::{connect_error, timed_out};
 use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
 use socket_lab::json_header::{
     check_name, parse_reply, recv_header, send_header, to_hex, Reply, Request, Status,
     MAX_HEADER_LEN,
 };
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
 use socket_lab::{Out, Side, Style};
 
@@ -84,6 +85,11 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
     max_header: u32,
 
+    /// Give up when the server takes nothing and sends nothing for this many
+    /// milliseconds (it may be busy: lesson06-server serves one client at a time).
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
+
     #[command(flatten)]
     style: Style,
 }
@@ -113,7 +119,20 @@ fn main() -> ExitCode {
             .exit();
     }
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let talked = talk(&args, out).map_err(|e| explain_timeout(e, args.timeout_ms));
+    socket_lab::exit_code(talked)
+}
+
+/// A wait that hit --timeout-ms, said in words rather than as "os error 11".
+fn explain_timeout(e: anyhow::Error, ms: u64) -> anyhow::Error {
+    if !timed_out(&e) {
+        return e;
+    }
+    anyhow::anyhow!(
+        "{e}: the server did nothing for {ms} ms. It may be busy with another client \
+         (lesson06-server serves one at a time) or stuck; try again, or wait longer with \
+         --timeout-ms"
+    )
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
@@ -131,6 +150,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     // Header and body are separate writes: TCP_NODELAY sends each at once (see the
     // server).
     conn.set_nodelay(true)?;
+    // A server that never answers (or never reads) must not hang us: every read and
+    // write waits at most --timeout-ms.
+    let timeout = Duration::from_millis(args.timeout_ms);
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
     let mut session = Session {
         conn,
         order: if args.classic {
@@ -312,7 +336,8 @@ impl Session {
             if !reply.sha256.is_empty() && got != reply.sha256 {
                 bail!("the output's sha256 does not match the header's");
             }
-            let text = self.encoding.decode(&output);
+            // The output is the server's bytes: decoded, shown escaped, line breaks kept.
+            let text = escape_lines(self.encoding.decode(&output).as_bytes());
             self.out.line(text.trim_end_matches(['\r', '\n']));
         }
         Ok(())

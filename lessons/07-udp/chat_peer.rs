@@ -22,7 +22,7 @@ use clap::Parser;
 use socket_lab::encoding::Encoding;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what
@@ -105,7 +105,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
-            out.line(format!("<< {from}: {}", encoding.decode(&buf[..n])));
+            let text = encoding.decode(&buf[..n]);
+            out.line(format!("<< {from}: {}", escape(text.as_bytes())));
         }
         received
     });

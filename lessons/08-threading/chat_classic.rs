@@ -8,25 +8,21 @@
 
 use std::io::{ErrorKind, Read};
 
-use socket_lab::json_header::printable;
+use socket_lab::errors::is_timeout;
+use socket_lab::out::escape;
 use socket_lab::socketserver::Request;
 
-use super::{Member, MAX_LINE, WRITE_TIMEOUT};
+use super::{Handler, MAX_LINE};
 
 // ANCHOR: classic
 /// One member who speaks the course's protocol.
-pub fn handle(member: &mut Member, req: &mut Request) -> std::io::Result<()> {
+pub fn handle(member: &mut Handler, req: &mut Request) -> std::io::Result<()> {
     let addr = req.client_address;
-    let conn = &req.request;
-    conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // No name comes first: the member joins at once, known by its address (as in the
     // course's server, which adds every socket it accepts to the room).
-    let name = addr.to_string();
-    member
-        .room
-        .join(addr, &name, conn.try_clone()?, member.out)?;
+    member.enter(req, &addr.to_string())?;
 
-    let mut reader = conn.try_clone()?;
+    let mut reader = &req.request;
     let mut buf = [0u8; MAX_LINE];
     loop {
         // One read is one message: the course's framing. Two messages sent close
@@ -41,10 +37,14 @@ pub fn handle(member: &mut Member, req: &mut Request) -> std::io::Result<()> {
                 member.how = "connection reset";
                 return Ok(());
             }
+            Err(e) if is_timeout(&e) => {
+                member.how = "idle: --idle-timeout-ms passed";
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         // Shown on terminals (ours, the others'): control characters escaped.
-        let message = printable(&String::from_utf8_lossy(&buf[..n]));
+        let message = escape(&buf[..n]);
         // `NAME说:TEXT` ("NAME says: TEXT"): the text decides whether the member leaves.
         // The whole text must be `bye` (the course's `endswith('bye')` also ends
         // "goodbye").

@@ -29,7 +29,7 @@ use clap::Parser;
 use colored::Colorize;
 use socket2::SockRef;
 use socket_lab::errors::bind_error;
-use socket_lab::json_header::printable;
+use socket_lab::out::escape;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
 
@@ -193,7 +193,7 @@ fn child(args: &Args) -> anyhow::Result<()> {
             }
         };
         log.trace(format!("read(buf of 1024) -> {}", preview(&buf[..n])));
-        let text = printable(&String::from_utf8_lossy(&buf[..n]));
+        let text = escape(&buf[..n]);
         log.say(format!("received: {text}"));
         let reply = buf[..n].to_ascii_uppercase();
         // stdout is buffered: flush, or the reply waits in the buffer.

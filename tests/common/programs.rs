@@ -2,11 +2,14 @@
 //! [`run`], and what each one did as a [`Run`].
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use rustix::process::Resource;
+use rustix::process::{setrlimit, Rlimit};
 use wait_timeout::ChildExt;
 
 /// How long any program of the lab may take in a test before it counts as hung.
@@ -236,30 +239,66 @@ impl Session {
     /// Starts server `bin` with `args` and `--port 0`, and waits for its `listening on` line.
     #[track_caller]
     pub fn start(bin: &str, args: &[&str]) -> Session {
-        Session::spawn(bin, args, 0, Stdio::null())
+        Session::spawn(bin, args, 0, Stdio::null(), &[])
     }
 
     /// Like [`Session::start`], on `port`: a server restarted where an earlier one listened.
     /// Shown without the port, as a student restarts it on the default port.
     #[track_caller]
     pub fn start_on_port(bin: &str, args: &[&str], port: u16) -> Session {
-        Session::spawn(bin, args, port, Stdio::null())
+        Session::spawn(bin, args, port, Stdio::null(), &[])
+    }
+
+    /// Like [`Session::start`], with resource limits set on the server's process before it
+    /// starts (soft and hard alike): `(Resource::Nofile, 64)` lets it hold 64 descriptors,
+    /// `(Resource::As, N)` N bytes of address space. What `prlimit --nofile=64:64` does.
+    #[track_caller]
+    pub fn start_limited(
+        bin: &str,
+        args: &[&str],
+        limits: &[(Resource, u64)],
+    ) -> Session {
+        Session::spawn(bin, args, 0, Stdio::null(), limits)
     }
 
     /// Like [`Session::start`], for a program that also reads its stdin: the test types into
     /// it with [`Session::type_line`].
     #[track_caller]
     pub fn start_typing(bin: &str, args: &[&str]) -> Session {
-        Session::spawn(bin, args, 0, Stdio::piped())
+        Session::spawn(bin, args, 0, Stdio::piped(), &[])
     }
 
     #[track_caller]
-    fn spawn(bin: &str, args: &[&str], port: u16, stdin: Stdio) -> Session {
+    fn spawn(
+        bin: &str,
+        args: &[&str],
+        port: u16,
+        stdin: Stdio,
+        limits: &[(Resource, u64)],
+    ) -> Session {
         let mut cmd = command(bin);
         cmd.args(args)
             .args(["--port", &port.to_string()])
             .stdin(stdin)
             .stderr(Stdio::piped());
+        if !limits.is_empty() {
+            let limits = limits.to_vec();
+            // SAFETY: the closure runs in the child between fork and exec, where only
+            // async-signal-safe calls are allowed: it makes setrlimit system calls and
+            // allocates nothing.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for &(resource, n) in &limits {
+                        let limit = Rlimit {
+                            current: Some(n),
+                            maximum: Some(n),
+                        };
+                        setrlimit(resource, limit)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
         let started =
             socket_lab::spawn::start(&mut cmd).unwrap_or_else(|e| panic!("{e:#}"));
         let port = started.addr.port();

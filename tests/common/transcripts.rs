@@ -33,7 +33,9 @@ impl Run {
 /// Ports and process ids change from run to run. `127.0.0.1:SERVER_PORT` becomes
 /// `127.0.0.1:DEFAULT` (what a student sees with no `--port`), any other `127.0.0.1:N` (a
 /// client's port, picked by the system) `127.0.0.1:[port]`, an explicit `--port N`
-/// `--port [port]`, and `pid N` `pid [pid]`.
+/// `--port [port]`, and `pid N` `pid [pid]`. And from machine to machine: lesson 08's
+/// `open files: up to N (raised from M, the hard limit)` becomes `open files: up to
+/// [limit] (the hard limit)`.
 pub fn redact_ports(
     text: &str,
     server_port: Option<u16>,
@@ -50,9 +52,12 @@ pub fn redact_ports(
     let text = regex::Regex::new(r"--port [1-9]\d*")
         .expect("valid regex")
         .replace_all(&text, "--port [port]");
-    regex::Regex::new(r"pid \d+")
+    let text = regex::Regex::new(r"pid \d+")
         .expect("valid regex")
-        .replace_all(&text, "pid [pid]")
+        .replace_all(&text, "pid [pid]");
+    regex::Regex::new(r"open files: up to \d+ \((raised from \d+, )?the hard limit\)")
+        .expect("valid regex")
+        .replace_all(&text, "open files: up to [limit] (the hard limit)")
         .into_owned()
 }
 
