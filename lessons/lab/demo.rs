@@ -65,6 +65,9 @@ fn build(demo: &Demo) -> anyhow::Result<()> {
     for client in demo.clients {
         cmd.args(["--bin", client.bin]);
     }
+    if let Some(relay) = &demo.relay {
+        cmd.args(["--bin", relay.bin]);
+    }
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -112,6 +115,7 @@ fn show(side: &str, line: &str) {
     let tag = format!("{side:>6} │");
     let text = match side {
         "server" => format!("{} {}", tag.cyan(), line.cyan()),
+        "relay" => format!("{} {}", tag.yellow(), line.yellow()),
         _ => format!("{} {}", tag.green(), line.green()),
     };
     print(&format!("{text}\n"));
@@ -122,16 +126,17 @@ struct Screen {
     rx: Receiver<Event>,
     closed_server: usize,
     closed_client: usize,
+    closed_relay: usize,
 }
 
 impl Screen {
     /// Prints events until `side` has closed `streams` streams in all, or the deadline passes.
     fn until_closed(&mut self, side: &str, streams: usize, deadline: Instant) -> bool {
         loop {
-            let closed = if side == "server" {
-                self.closed_server
-            } else {
-                self.closed_client
+            let closed = match side {
+                "server" => self.closed_server,
+                "relay" => self.closed_relay,
+                _ => self.closed_client,
             };
             if closed >= streams {
                 return true;
@@ -140,12 +145,24 @@ impl Screen {
             match self.rx.recv_timeout(left) {
                 Ok(Event::Line(side, line)) => show(side, &line),
                 Ok(Event::Closed("server")) => self.closed_server += 1,
+                Ok(Event::Closed("relay")) => self.closed_relay += 1,
                 Ok(Event::Closed(_)) => self.closed_client += 1,
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                     return false
                 }
             }
         }
+    }
+}
+
+/// A program that runs until the demo stops it (the relay): stopped when dropped, on every
+/// way out of `play`, errors included.
+struct StopOnDrop(Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -186,6 +203,37 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
         rx,
         closed_server: 0,
         closed_client: 0,
+        closed_relay: 0,
+    };
+
+    // With a relay, the clients talk to the relay, and the relay to the server.
+    let mut relay = None;
+    let port = match &demo.relay {
+        None => port,
+        Some(r) => {
+            let to = format!("127.0.0.1:{port}");
+            let args = [r.args, &["--to", to.as_str(), "--port", "0"]].concat();
+            let mut child = spawn(r.bin, &args, Stdio::null())?;
+            let mut out = BufReader::new(child.stdout.take().context("relay stdout")?);
+            let mut first = String::new();
+            out.read_line(&mut first)
+                .context("reading the relay's first line")?;
+            let first = first.trim_end().to_string();
+            let Some(relay_port) = first
+                .strip_prefix("listening on ")
+                .and_then(|a| a.rsplit(':').next())
+                .map(str::to_string)
+            else {
+                let _ = child.kill();
+                let _ = server.kill();
+                bail!("{} did not start", r.bin);
+            };
+            show("relay", &first);
+            forward(out, "relay", &tx);
+            forward(child.stderr.take().context("relay stderr")?, "relay", &tx);
+            relay = Some(StopOnDrop(child));
+            relay_port
+        }
     };
 
     for (i, client) in demo.clients.iter().enumerate() {
@@ -213,6 +261,11 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
         bail!("the server did not stop within {LIMIT:?}; stopped it");
     }
     let status = server.wait().context("waiting for the server")?;
+    // The relay would run forever: the transfer is over, so stop it and show its last lines.
+    if let Some(relay) = relay {
+        drop(relay);
+        screen.until_closed("relay", 2, deadline);
+    }
     let code = status.code().map_or("none".to_string(), |c| c.to_string());
     print(&format!(
         "{}\n",
