@@ -123,15 +123,8 @@ fn get(args: &Args, out: Out) -> anyhow::Result<()> {
         dest.display()
     ));
     let dally = Duration::from_millis(args.dally_ms);
-    let got =
-        receive_file(&mut link, rrq, part, u64::MAX, dally).map_err(|e| explain(e, &link, args))?;
-    out.line(format!(
-        "saved {}: {} in {}{}",
-        dest.display(),
-        plural(got.bytes as usize, "byte"),
-        plural(got.blocks as usize, "DATA packet"),
-        link.stats
-    ));
+    // The "saved" line comes from receive_file, before the final ACK.
+    receive_file(&mut link, rrq, part, u64::MAX, dally).map_err(|e| explain(e, &link, args))?;
     Ok(())
 }
 // ANCHOR_END: get

@@ -39,6 +39,9 @@ const IDLE: Duration = Duration::from_secs(30);
 /// At most this many transfers are relayed at once; datagrams for more are dropped.
 const MAX_SESSIONS: usize = 64;
 
+/// At most this many server ports per transfer (a repeated request can start a second one).
+const MAX_FACES: usize = 8;
+
 /// Lesson 09: a UDP relay that drops datagrams on purpose, to show TFTP recovering from loss.
 #[derive(Parser)]
 #[command(
@@ -180,7 +183,8 @@ impl SplitMix64 {
 /// The relay's half of one transfer: the socket that faces the server.
 struct Session {
     to_server: UdpSocket,
-    pumps: [JoinHandle<()>; 2],
+    /// Ends when the server side has been quiet for [`IDLE`].
+    pump: JoinHandle<()>,
 }
 
 // ANCHOR: relay
@@ -215,7 +219,7 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e).context("receiving a request"),
         };
-        sessions.retain(|_, s| !s.pumps.iter().all(|p| p.is_finished()));
+        sessions.retain(|_, s| !s.pump.is_finished());
         if !sessions.contains_key(&client) {
             if sessions.len() >= MAX_SESSIONS {
                 out.line(format!(
@@ -244,7 +248,10 @@ fn passes(judge: &Mutex<Judge>, bytes: &[u8], direction: &str) -> bool {
 }
 
 // ANCHOR: session
-/// Two sockets for one client, and two threads that pump datagrams between them.
+/// One client's transfer: a socket that faces the server, and a thread that passes the
+/// server's datagrams on to the client. The server answers from its transfer's own port (its
+/// TID); for each such port the relay opens a socket of its own that faces the client, so the
+/// client sees one port per server port, exactly as without the relay.
 fn open_session(
     host: &str,
     client: SocketAddr,
@@ -253,60 +260,87 @@ fn open_session(
     out: Out,
 ) -> anyhow::Result<Session> {
     let to_server = UdpSocket::bind((host, 0)).context("opening a socket towards the server")?;
-    let to_client = UdpSocket::bind((host, 0)).context("opening a socket towards the client")?;
     to_server.set_read_timeout(Some(IDLE))?;
-    to_client.set_read_timeout(Some(IDLE))?;
     out.line(format!(
         "{client}: a new transfer; its packets reach the server from {}",
         to_server.local_addr()?
     ));
-    // The server answers from its transfer's own port (its TID); the client's packets must
-    // go there, not to the server's request port.
-    let server_tid = Arc::new(Mutex::new(server));
-
-    let (from, to, tid, judge_1) = (
-        to_server.try_clone()?,
-        to_client.try_clone()?,
-        Arc::clone(&server_tid),
-        Arc::clone(judge),
-    );
-    let downstream = thread::spawn(move || {
+    let (from_server, host, judge) = (to_server.try_clone()?, host.to_string(), Arc::clone(judge));
+    let pump = thread::spawn(move || {
+        // Server port (TID) -> our socket that faces the client for it.
+        let mut faces: HashMap<SocketAddr, UdpSocket> = HashMap::new();
         let mut buf = vec![0u8; 65536];
-        while let Ok((n, sender)) = from.recv_from(&mut buf) {
-            if sender.ip() != server.ip() {
+        while let Some((n, tid)) = next_datagram(&from_server, &mut buf) {
+            if tid.ip() != server.ip() {
                 continue; // only the server's host may answer through this socket
             }
-            if let Ok(mut tid) = tid.lock() {
-                *tid = sender;
+            if !faces.contains_key(&tid) {
+                if faces.len() >= MAX_FACES {
+                    continue;
+                }
+                match open_face(&host, client, tid, &from_server, &judge, out) {
+                    Ok(face) => faces.insert(tid, face),
+                    Err(e) => {
+                        out.line(format!("{client}: {e:#}"));
+                        continue;
+                    }
+                };
             }
-            if passes(&judge_1, &buf[..n], "server → client") {
-                let _ = to.send_to(&buf[..n], client);
+            if passes(&judge, &buf[..n], "server → client") {
+                if let Some(face) = faces.get(&tid) {
+                    let _ = face.send_to(&buf[..n], client);
+                }
             }
         }
     });
+    Ok(Session { to_server, pump })
+}
 
-    let (from, to, judge_2) = (to_client, to_server.try_clone()?, Arc::clone(judge));
-    let upstream = thread::spawn(move || {
+/// A socket that faces the client for one server port, and a thread that passes what the
+/// client sends to it on to that server port.
+fn open_face(
+    host: &str,
+    client: SocketAddr,
+    tid: SocketAddr,
+    to_server: &UdpSocket,
+    judge: &Arc<Mutex<Judge>>,
+    out: Out,
+) -> anyhow::Result<UdpSocket> {
+    let face = UdpSocket::bind((host, 0)).context("opening a socket towards the client")?;
+    face.set_read_timeout(Some(IDLE))?;
+    let (from_client, to_server, judge) =
+        (face.try_clone()?, to_server.try_clone()?, Arc::clone(judge));
+    thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
-        while let Ok((n, sender)) = from.recv_from(&mut buf) {
+        while let Some((n, sender)) = next_datagram(&from_client, &mut buf) {
             if sender != client {
                 out.line(format!(
                     "{sender}: not this transfer's client; not passed on"
                 ));
                 continue;
             }
-            if passes(&judge_2, &buf[..n], "client → server") {
-                let tid = server_tid.lock().map(|t| *t).unwrap_or(server);
-                let _ = to.send_to(&buf[..n], tid);
+            if passes(&judge, &buf[..n], "client → server") {
+                let _ = to_server.send_to(&buf[..n], tid);
             }
         }
     });
-    Ok(Session {
-        to_server,
-        pumps: [downstream, upstream],
-    })
+    Ok(face)
 }
 // ANCHOR_END: session
+
+/// The next datagram on one of a session's sockets; `None` once the transfer has been quiet
+/// for [`IDLE`] (or the socket fails), which ends that side of the session.
+fn next_datagram(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+    loop {
+        match socket.recv_from(buf) {
+            Ok(got) => return Some(got),
+            // An ICMP "port unreachable" for a datagram we passed on (a client that has
+            // already left): not a reason to stop relaying.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+            Err(_) => return None,
+        }
+    }
+}
 
 /// The rules, in words: "every 3rd datagram".
 fn rules(args: &Args) -> String {

@@ -267,16 +267,11 @@ fn run(job: Job, mut link: Link, here: &str, max_upload: u64, patience: Patience
             // ACK 0 says "go ahead" (from the new port); then DATA 1, ACK 1, … After the final
             // ACK the server waits one timeout, in case that ACK was lost (RFC 1350 "dallying").
             let ask = Packet::Ack { block: 0 };
-            match receive_file(&mut link, ask, part, max_upload, patience.timeout) {
-                Ok(got) => out.line(format!(
-                    "{client}: stored {name:?}: {} in {}{}",
-                    plural(got.bytes as usize, "byte"),
-                    plural(got.blocks as usize, "DATA packet"),
-                    link.stats
-                )),
-                Err(e) => out.line(format!(
+            // The "saved" line comes from receive_file, before the final ACK.
+            if let Err(e) = receive_file(&mut link, ask, part, max_upload, patience.timeout) {
+                out.line(format!(
                     "{client}: receiving {name:?} failed, nothing kept: {e:#}"
-                )),
+                ));
             }
         }
     }

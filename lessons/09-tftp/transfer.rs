@@ -277,13 +277,12 @@ impl Link {
                 if tries > retries {
                     let times = match tries {
                         1 => "once".to_string(),
-                        n => format!("{n} times"),
+                        n => format!("{n} times, {} ms apart", timeout.as_millis()),
                     };
                     bail!(
-                        "no answer from {}: sent {} {times}, waiting {} ms each time",
+                        "no answer from {} to {} (sent {times})",
                         self.peer,
-                        packet.label(),
-                        timeout.as_millis()
+                        packet.label()
                     );
                 }
                 tries += 1;
@@ -360,8 +359,7 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
         });
         if last {
             acked.context(
-                "the final DATA was sent, but its ACK never came: the client may well have the \
-                 whole file (the last ACK is the one packet that nobody confirms)",
+                "the final ACK never came; the client may have the whole file all the same",
             )?;
         } else {
             acked?;
@@ -396,8 +394,9 @@ fn read_block(file: &mut impl Read, buf: &mut [u8; BLOCK_SIZE]) -> io::Result<us
 /// Receives a whole file into `part`. `ask` is the packet that asks for block 1: the RRQ (a
 /// client) or ACK 0 (a server that accepted a write request); it is sent again while nothing
 /// comes. Every DATA is written, then ACKed. The file gets its real name before the final ACK
-/// goes out, so that ACK means "stored". After it, the receiver waits `dally` in case the final
-/// DATA comes again (its ACK was lost), to ACK it once more.
+/// goes out, so that ACK means "saved" (and the line that says so comes first). After it, the
+/// receiver waits `dally` in case the final DATA comes again (its ACK was lost), to ACK it
+/// once more.
 pub fn receive_file(
     link: &mut Link,
     ask: Packet,
@@ -448,6 +447,13 @@ pub fn receive_file(
             if let Err(e) = part.keep() {
                 return Err(link.abort(write_error_code(&e), format!("storing the file: {e}")));
             }
+            link.say(format!(
+                "saved {}: {} in {}{}",
+                part.dest.display(),
+                plural(summary.bytes as usize, "byte"),
+                plural(summary.blocks as usize, "DATA packet"),
+                link.stats
+            ));
             link.send(&ack)?;
             linger(link, &ack, dally);
             return Ok(summary);
