@@ -861,11 +861,13 @@ fn bad_packets_get_one_line_and_an_error_and_the_server_goes_on() {
     long_name.extend_from_slice(b"\0octet\0");
     let mut huge = vec![0, 1];
     huge.extend(vec![b'x'; 60_000]);
-    let cases: Vec<(&str, Vec<u8>, Option<(u16, &str)>)> = vec![
+    // What is sent, and the ERROR code and words the server answers with (None: no answer).
+    type Expected = Option<(u16, &'static str)>;
+    let cases: Vec<(&str, Vec<u8>, Expected)> = vec![
         (
             "one byte",
             vec![1],
-            Some((4, "not a TFTP request: 1 bytes, too short")),
+            Some((4, "not a TFTP request: 1 byte, too short")),
         ),
         (
             "unknown opcode",

@@ -115,9 +115,10 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             ParseError::TooShort { len, need } => {
+                let s = if *len == 1 { "" } else { "s" };
                 write!(
                     f,
-                    "{len} bytes, too short: this kind of packet needs at least {need}"
+                    "{len} byte{s}, too short: this kind of packet needs at least {need}"
                 )
             }
             ParseError::TooLong { len } => {
