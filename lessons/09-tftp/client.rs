@@ -62,14 +62,8 @@ struct Args {
     #[arg(long, default_value_t = 9009)]
     port: u16,
 
-    /// How long to wait for each DATA (or ACK) before sending the last packet again.
-    #[arg(long, value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    timeout_ms: u64,
-
-    /// How many times a packet is sent again after a timeout before giving up.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    retries: u32,
+    #[command(flatten)]
+    patience: Patience,
 
     /// With get: after the final ACK, wait this long in case the last DATA comes again (our
     /// final ACK was lost), and ACK it again. 0, the default, ends at once, like tftp and curl.
@@ -117,7 +111,7 @@ fn get(args: &Args, out: Out) -> anyhow::Result<()> {
         .with_context(|| format!("creating a file in {}", args.out.display()))?;
 
     let server = server_addr(args)?;
-    let mut link = Link::to_server(own_socket(server)?, server, patience(args), out);
+    let mut link = Link::to_server(own_socket(server)?, server, args.patience, out);
     out.line(format!(
         "get {name:?} from {server} into {}",
         dest.display()
@@ -144,7 +138,7 @@ fn put(args: &Args, out: Out) -> anyhow::Result<()> {
     let wrq = request(Packet::Wrq, &name)?;
 
     let server = server_addr(args)?;
-    let mut link = Link::to_server(own_socket(server)?, server, patience(args), out);
+    let mut link = Link::to_server(own_socket(server)?, server, args.patience, out);
     out.line(format!(
         "put {} as {name:?} to {server} ({})",
         path.display(),
@@ -198,13 +192,6 @@ fn own_socket(server: SocketAddr) -> anyhow::Result<UdpSocket> {
         "[::]:0"
     };
     UdpSocket::bind(any).context("creating a UDP socket")
-}
-
-fn patience(args: &Args) -> Patience {
-    Patience {
-        timeout: Duration::from_millis(args.timeout_ms),
-        retries: args.retries,
-    }
 }
 
 /// A transfer that failed before the server ever answered: say how to start the server.

@@ -22,7 +22,6 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -54,14 +53,8 @@ struct Args {
     #[arg(long)]
     allow_write: bool,
 
-    /// How long to wait for each ACK (or DATA) before sending the last packet again.
-    #[arg(long, value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    timeout_ms: u64,
-
-    /// How many times a packet is sent again after a timeout before the transfer gives up.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    retries: u32,
+    #[command(flatten)]
+    patience: Patience,
 
     /// How many transfers may run at once; further requests get ERROR 0 ("busy").
     #[arg(long, value_name = "N", default_value_t = 32,
@@ -216,10 +209,7 @@ fn start_transfer(
     active: &Arc<AtomicUsize>,
     out: Out,
 ) -> JoinHandle<()> {
-    let patience = Patience {
-        timeout: Duration::from_millis(args.timeout_ms),
-        retries: args.retries,
-    };
+    let patience = args.patience;
     let (host, max_upload) = (args.host.clone(), args.max_upload);
     active.fetch_add(1, Ordering::SeqCst);
     let active = Arc::clone(active);
@@ -257,7 +247,10 @@ fn run(job: Job, mut link: Link, here: &str, max_upload: u64, patience: Patience
                     plural(sent.blocks as usize, "DATA packet"),
                     link.stats
                 )),
-                Err(e) => out.line(format!("{client}: sending {name:?} failed: {e:#}")),
+                Err(e) => out.line(format!(
+                    "{client}: sending {name:?} failed: {e:#}{}",
+                    link.stats
+                )),
             }
         }
         Job::Receive { name, part } => {
@@ -268,9 +261,10 @@ fn run(job: Job, mut link: Link, here: &str, max_upload: u64, patience: Patience
             // ACK the server waits one timeout, in case that ACK was lost (RFC 1350 "dallying").
             let ask = Packet::Ack { block: 0 };
             // The "saved" line comes from receive_file, before the final ACK.
-            if let Err(e) = receive_file(&mut link, ask, part, max_upload, patience.timeout) {
+            if let Err(e) = receive_file(&mut link, ask, part, max_upload, patience.timeout()) {
                 out.line(format!(
-                    "{client}: receiving {name:?} failed, nothing kept: {e:#}"
+                    "{client}: receiving {name:?} failed, nothing kept: {e:#}{}",
+                    link.stats
                 ));
             }
         }

@@ -27,11 +27,25 @@ use crate::out::plural;
 use crate::tftp::{escaped, parse, ErrorCode, Packet, BLOCK_SIZE, MAX_PACKET};
 use crate::Out;
 
-/// How long each wait lasts, and how many times a packet is sent again before giving up.
-#[derive(Clone, Copy, Debug)]
+/// How long each wait lasts, and how many times a packet is sent again before giving up: the
+/// `--timeout-ms` and `--retries` of both the server and the client.
+#[derive(Clone, Copy, Debug, clap::Args)]
 pub struct Patience {
-    pub timeout: Duration,
+    /// How long to wait for the answer to a packet (the ACK of a DATA, the next DATA after an
+    /// ACK) before sending that packet again.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub timeout_ms: u64,
+
+    /// How many times a packet is sent again after a timeout before the transfer gives up.
+    #[arg(long, value_name = "N", default_value_t = 5)]
     pub retries: u32,
+}
+
+impl Patience {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
 }
 
 /// What happened on the way, for the closing line of a transfer.
@@ -269,7 +283,7 @@ impl Link {
         mut check: impl FnMut(Packet) -> Answer<T>,
     ) -> anyhow::Result<T> {
         self.send(packet)?;
-        let Patience { timeout, retries } = self.patience;
+        let (timeout, retries) = (self.patience.timeout(), self.patience.retries);
         let mut tries = 1;
         let mut deadline = Instant::now() + timeout;
         loop {
@@ -327,23 +341,20 @@ pub fn start_write(link: &mut Link, wrq: &Packet) -> anyhow::Result<()> {
 /// Sends a whole file: DATA 1, wait for ACK 1, DATA 2, wait for ACK 2, … until a DATA with
 /// fewer than 512 bytes of data — an empty one when the size is a multiple of 512.
 pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summary> {
-    let mut buf = [0u8; BLOCK_SIZE];
     let mut block: u16 = 1;
     let mut summary = Summary {
         bytes: 0,
         blocks: 0,
     };
     loop {
-        let n = match read_block(file, &mut buf) {
-            Ok(n) => n,
+        let data = match read_block(file) {
+            Ok(data) => data,
             Err(e) => {
                 return Err(link.abort(ErrorCode::NotDefined, format!("reading the file: {e}")))
             }
         };
-        let data = Packet::Data {
-            block,
-            data: buf[..n].to_vec(),
-        };
+        let n = data.len();
+        let data = Packet::Data { block, data };
         let last = n < BLOCK_SIZE;
         let acked = link.send_and_wait(&data, |answer| match answer {
             Packet::Ack { block: acked } if acked == block => Answer::Take(()),
@@ -375,19 +386,13 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
 }
 // ANCHOR_END: send_file
 
-/// Reads up to one block. A read may return fewer bytes than asked (lesson 03), so this
-/// reads until the block is full or the file has ended.
-fn read_block(file: &mut impl Read, buf: &mut [u8; BLOCK_SIZE]) -> io::Result<usize> {
-    let mut got = 0;
-    while got < BLOCK_SIZE {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
+/// Reads up to one block: 512 bytes, fewer only at the end of the file. (`read` alone may
+/// return fewer bytes than asked, lesson 03; `take` + `read_to_end` reads until it has 512 or
+/// the file has ended.)
+fn read_block(file: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut block = Vec::with_capacity(BLOCK_SIZE);
+    file.take(BLOCK_SIZE as u64).read_to_end(&mut block)?;
+    Ok(block)
 }
 
 // ANCHOR: receive_file
