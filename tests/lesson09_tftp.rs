@@ -1340,7 +1340,7 @@ fn a_client_with_no_server_gives_up_and_says_how_to_start_one() {
 }
 
 #[test]
-fn a_name_too_long_for_one_packet_is_refused_before_anything_is_sent() {
+fn a_put_of_a_name_too_long_for_one_packet_or_of_a_directory_is_refused_before_sending() {
     let name = "n".repeat(600);
     let run = client(free_udp_port(), &["put", "Cargo.toml", "--as", &name]);
     run.assert_code(1);
@@ -1352,6 +1352,9 @@ fn a_name_too_long_for_one_packet_is_refused_before_anything_is_sent() {
         "{}",
         run.stderr
     );
+    let run = client(free_udp_port(), &["put", "lessons"]);
+    run.assert_code(1);
+    assert_eq!(run.stderr.trim(), "error: lessons is not a regular file");
 }
 
 // ---------------------------------------------------------------------------------------------

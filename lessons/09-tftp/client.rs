@@ -134,7 +134,10 @@ fn put(args: &Args, out: Out) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?,
     };
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = match file.metadata() {
+        Ok(meta) if meta.is_file() => meta.len(),
+        _ => bail!("{} is not a regular file", path.display()),
+    };
     let wrq = request(Packet::Wrq, &name)?;
 
     let server = server_addr(args)?;

@@ -370,6 +370,14 @@ impl fmt::Display for Packet {
     }
 }
 
+/// How a received datagram of `len` bytes is shown: the packet, or why it is not one.
+pub fn describe(parsed: &Result<Packet, ParseError>, len: usize) -> String {
+    match parsed {
+        Ok(packet) => packet.to_string(),
+        Err(e) => format!("{len} bytes that are not a TFTP packet: {e}"),
+    }
+}
+
 /// Text from the network, made safe for a terminal: control characters (and anything else
 /// that does not print, like a right-to-left override) are shown as escapes (`\u{1b}`).
 pub fn escaped(text: &str) -> String {

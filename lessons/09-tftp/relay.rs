@@ -30,7 +30,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::out::plural;
-use socket_lab::tftp::{parse, Packet};
+use socket_lab::tftp::{describe, parse, Packet};
 use socket_lab::{Out, Side, Style};
 
 /// A transfer with no datagram in either direction for this long is over for the relay.
@@ -132,10 +132,7 @@ impl Judge {
             Ok(Packet::Ack { block }) => take(&mut self.drop_ack, *block),
             _ => false,
         };
-        let shown = match &packet {
-            Ok(packet) => packet.to_string(),
-            Err(e) => format!("not TFTP: {e}"),
-        };
+        let shown = describe(&packet, bytes.len());
         let size = plural(bytes.len(), "byte");
         if by_rule || by_chance || by_block {
             self.out.line(format!(
@@ -227,8 +224,13 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
                 ));
                 continue;
             }
-            let session = open_session(&args.host, client, server, &judge, out)?;
-            sessions.insert(client, session);
+            match open_session(&args.host, client, server, &judge, out) {
+                Ok(session) => sessions.insert(client, session),
+                Err(e) => {
+                    out.line(format!("{client}: {e:#}; dropped"));
+                    continue;
+                }
+            };
         }
         if !passes(&judge, &buf[..n], "client → server") {
             continue;

@@ -28,7 +28,9 @@ use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::json_header::check_name;
 use socket_lab::out::plural;
-use socket_lab::tftp::{escaped, parse, ErrorCode, Mode, Packet, Request, MAX_PACKET};
+use socket_lab::tftp::{
+    describe, escaped, parse, ErrorCode, Mode, Packet, ParseError, Request, MAX_PACKET,
+};
 use socket_lab::tftp_transfer::{receive_file, send_file, Link, PartFile, Patience};
 use socket_lab::{Out, Side, Style};
 
@@ -134,49 +136,12 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         };
         answered += 1;
         let packet = parse(&buf[..n]);
-        let shown = match &packet {
-            Ok(packet) => packet.to_string(),
-            Err(e) => format!("{n} bytes that are not a TFTP packet: {e}"),
-        };
+        let shown = describe(&packet, n);
         out.trace(format!("← {client} {shown} ({})", plural(n, "byte")));
         let busy = active.load(Ordering::SeqCst) >= args.max_active as usize;
-        let job = match packet {
-            Ok(Packet::Rrq(_) | Packet::Wrq(_)) if busy => Err(refuse(
-                ErrorCode::NotDefined,
-                format!(
-                    "busy: {} transfers are running, the most this server runs at once; \
-                     try again later",
-                    args.max_active
-                ),
-            )),
-            Ok(Packet::Rrq(request)) => prepare_read(args, &request, client, out),
-            Ok(Packet::Wrq(request)) => prepare_write(args, &request, client, out),
-            // An ERROR is never answered (two programs could answer each other forever).
-            Ok(Packet::Error { code, message }) => {
-                out.line(format!(
-                    "{client}: ERROR {code}: {} sent to the server's port: ignored",
-                    escaped(&message)
-                ));
-                continue;
-            }
-            Ok(other) => Err(refuse(
-                ErrorCode::IllegalOperation,
-                format!(
-                    "{} sent to the server's port, which takes only RRQ and WRQ \
-                     (a transfer's packets go to the transfer's own port)",
-                    other.name()
-                ),
-            )),
-            Err(e) => Err(refuse(
-                ErrorCode::IllegalOperation,
-                format!("not a TFTP request: {e}"),
-            )),
-        };
-        match job {
-            Ok(job) => {
-                let handle = start_transfer(args, job, client, &active, out);
-                transfers.push(handle);
-            }
+        match decide(args, packet, client, busy, out) {
+            Ok(Some(job)) => transfers.push(start_transfer(args, job, client, &active, out)),
+            Ok(None) => {}
             Err(refusal) => {
                 // Refusals are answered from the server's port: there is no transfer.
                 out.line(format!(
@@ -199,6 +164,50 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 // ANCHOR_END: serve
+
+// ANCHOR: decide
+/// What a datagram at the server's port becomes: a transfer to start, nothing (an ERROR is
+/// never answered: two programs could answer each other forever), or a refusal.
+fn decide(
+    args: &Args,
+    packet: Result<Packet, ParseError>,
+    client: SocketAddr,
+    busy: bool,
+    out: Out,
+) -> Result<Option<Job>, Refusal> {
+    match packet {
+        Ok(Packet::Rrq(_) | Packet::Wrq(_)) if busy => Err(refuse(
+            ErrorCode::NotDefined,
+            format!(
+                "busy: {} transfers are running, the most this server runs at once; \
+                 try again later",
+                args.max_active
+            ),
+        )),
+        Ok(Packet::Rrq(request)) => prepare_read(args, &request, client, out).map(Some),
+        Ok(Packet::Wrq(request)) => prepare_write(args, &request, client, out).map(Some),
+        Ok(Packet::Error { code, message }) => {
+            out.line(format!(
+                "{client}: ERROR {code}: {} sent to the server's port: ignored",
+                escaped(&message)
+            ));
+            Ok(None)
+        }
+        Ok(other) => Err(refuse(
+            ErrorCode::IllegalOperation,
+            format!(
+                "{} sent to the server's port, which takes only RRQ and WRQ \
+                 (a transfer's packets go to the transfer's own port)",
+                other.name()
+            ),
+        )),
+        Err(e) => Err(refuse(
+            ErrorCode::IllegalOperation,
+            format!("not a TFTP request: {e}"),
+        )),
+    }
+}
+// ANCHOR_END: decide
 
 // ANCHOR: start_transfer
 /// A new socket on a new port — the transfer's TID — and a thread that runs the transfer there.

@@ -21,10 +21,10 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 
 use crate::out::plural;
-use crate::tftp::{escaped, parse, ErrorCode, Packet, BLOCK_SIZE, MAX_PACKET};
+use crate::tftp::{describe, escaped, parse, ErrorCode, Packet, BLOCK_SIZE, MAX_PACKET};
 use crate::Out;
 
 /// How long each wait lasts, and how many times a packet is sent again before giving up: the
@@ -38,7 +38,8 @@ pub struct Patience {
     pub timeout_ms: u64,
 
     /// How many times a packet is sent again after a timeout before the transfer gives up.
-    #[arg(long, value_name = "N", default_value_t = 5)]
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub retries: u32,
 }
 
@@ -63,20 +64,18 @@ impl std::fmt::Display for Stats {
     /// What went wrong on the way, if anything: `; 3 timeouts, 1 duplicate`. Nothing at all
     /// for a transfer without a lost packet.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let counts = [
-            (self.timeouts, "timeout"),
-            (self.duplicates, "duplicate"),
-            (self.strangers, "packet from an unknown TID"),
-        ];
-        let seen: Vec<String> = counts
-            .iter()
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, what)| match (*n, *what) {
-                (1, what) => format!("1 {what}"),
-                (n, "packet from an unknown TID") => format!("{n} packets from unknown TIDs"),
-                (n, what) => format!("{n} {what}s"),
-            })
-            .collect();
+        let mut seen = Vec::new();
+        if self.timeouts > 0 {
+            seen.push(plural(self.timeouts as usize, "timeout"));
+        }
+        if self.duplicates > 0 {
+            seen.push(plural(self.duplicates as usize, "duplicate"));
+        }
+        match self.strangers {
+            0 => {}
+            1 => seen.push("1 packet from an unknown TID".to_string()),
+            n => seen.push(format!("{n} packets from unknown TIDs")),
+        }
         if !seen.is_empty() {
             write!(f, "; {}", seen.join(", "))?;
         }
@@ -108,6 +107,18 @@ pub struct Link {
     pub stats: Stats,
 }
 // ANCHOR_END: link
+
+/// Why a transfer gave up: every try of a packet went unanswered.
+#[derive(Debug)]
+pub struct NoAnswer(String);
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoAnswer {}
 
 /// What a wait does with a packet from the peer.
 enum Answer<T> {
@@ -209,10 +220,7 @@ impl Link {
                 Err(e) => return Err(e).context("receiving a packet"),
             };
             let packet = parse(&buf[..n]);
-            let shown = match &packet {
-                Ok(packet) => packet.to_string(),
-                Err(e) => format!("{n} bytes that are not a TFTP packet: {e}"),
-            };
+            let shown = describe(&packet, n);
             self.out
                 .trace(format!("← {from} {shown} ({})", plural(n, "byte")));
 
@@ -293,11 +301,11 @@ impl Link {
                         1 => "once".to_string(),
                         n => format!("{n} times, {} ms apart", timeout.as_millis()),
                     };
-                    bail!(
+                    return Err(anyhow::Error::new(NoAnswer(format!(
                         "no answer from {} to {} (sent {times})",
                         self.peer,
                         packet.label()
-                    );
+                    ))));
                 }
                 tries += 1;
                 self.stats.timeouts += 1;
@@ -368,12 +376,15 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
                 other.name()
             )),
         });
-        if last {
-            acked.context(
-                "the final ACK never came; the client may have the whole file all the same",
-            )?;
-        } else {
-            acked?;
+        if let Err(e) = acked {
+            // Silence after the last DATA is not like silence after any other: the client
+            // may have everything, and only its final ACK was lost.
+            if last && e.is::<NoAnswer>() {
+                let why =
+                    "the final ACK never came; the client may have the whole file all the same";
+                return Err(e.context(why));
+            }
+            return Err(e);
         }
         summary.bytes += n as u64;
         summary.blocks += 1;
@@ -460,7 +471,7 @@ pub fn receive_file(
                 link.stats
             ));
             link.send(&ack)?;
-            linger(link, &ack, dally);
+            dally_after(link, &ack, dally);
             return Ok(summary);
         }
         ask = ack;
@@ -470,7 +481,7 @@ pub fn receive_file(
 // ANCHOR_END: receive_file
 
 /// After the final ACK: for `dally`, answer the final DATA again if it comes again.
-fn linger(link: &mut Link, final_ack: &Packet, dally: Duration) {
+fn dally_after(link: &mut Link, final_ack: &Packet, dally: Duration) {
     let Packet::Ack { block } = *final_ack else {
         return;
     };
@@ -486,13 +497,15 @@ fn linger(link: &mut Link, final_ack: &Packet, dally: Duration) {
     }
 }
 
-/// ERROR 3 for a full disk, ERROR 2 for a permission problem, ERROR 0 otherwise.
+/// ERROR 3 for a full disk, 2 for a permission problem, 6 for a name taken meanwhile, 0 for
+/// anything else.
 fn write_error_code(e: &io::Error) -> ErrorCode {
     match e.kind() {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
             ErrorCode::DiskFull
         }
         ErrorKind::PermissionDenied => ErrorCode::AccessViolation,
+        ErrorKind::AlreadyExists => ErrorCode::FileExists,
         _ => ErrorCode::NotDefined,
     }
 }
