@@ -5,12 +5,12 @@
 //! Run: `cargo bench --bench handshake` (prints both rates and their ratio; it asserts nothing,
 //! the numbers depend on the machine).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use socket_lab::framing::{read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME};
+use socket_lab::frame::{read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME};
 use socket_lab::{ColorWhen, Out, Side, Style};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_lesson05-server");
@@ -20,24 +20,17 @@ const BLOCKS: usize = 20;
 
 /// Starts lesson05-server with `args` on a free port; returns it and its port.
 fn start(args: &[&str]) -> (Child, u16) {
-    let mut child = Command::new(SERVER)
-        .args(args)
-        .args(["--port", "0", "--max-clients", "1", "--color", "never"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start lesson05-server (build it first: cargo build --release)");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("listening line");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("listening on HOST:PORT");
-    // Keep draining what the server prints, so it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    (child, port)
+    let server = socket_lab::spawn::start(Command::new(SERVER).args(args).args([
+        "--port",
+        "0",
+        "--max-clients",
+        "1",
+        "--color",
+        "never",
+    ]))
+    .expect("start lesson05-server (build it first: cargo build --release)");
+    let port = server.addr.port();
+    (server.drain_stdout(), port)
 }
 
 fn framed(conn: &mut TcpStream, buf: &mut Vec<u8>, command: &str, out: &Out) -> usize {
@@ -183,7 +176,9 @@ fn two_writes(count: usize, out: &Out) -> f64 {
                 trace: false,
             },
         );
-        while let Ok(Some(_)) = read_frame(&mut conn, &mut buf, ByteOrder::Network, 1024, &quiet) {
+        while let Ok(Some(_)) =
+            read_frame(&mut conn, &mut buf, ByteOrder::Network, 1024, &quiet)
+        {
             let body = [b'x'; 100];
             let header = (body.len() as u32).to_be_bytes();
             conn.write_all(&header).expect("header");

@@ -14,11 +14,7 @@
 //! The file is generated in a temporary directory at run time and deleted at the end.
 //! Figures, not assertions: this is a measurement, never a timed test.
 
-#[path = "../lessons/06-json-header/wire.rs"]
-#[allow(dead_code)]
-mod wire;
-
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -38,7 +34,8 @@ fn main() {
     // The files live on tmpfs (memory) when there is one: raw TCP touches no disk, so the
     // comparison measures the protocol, not how fast this machine's disk absorbs writes.
     let shm = Path::new("/dev/shm");
-    let scratch = if shm.is_dir() && std::env::var_os("LESSON06_BENCH_ON_DISK").is_none() {
+    let scratch = if shm.is_dir() && std::env::var_os("LESSON06_BENCH_ON_DISK").is_none()
+    {
         tempfile::tempdir_in(shm)
     } else {
         tempfile::tempdir()
@@ -112,7 +109,8 @@ fn path_str(path: &Path) -> &str {
 
 /// Writes `size` bytes of varied data, 1 MiB at a time.
 fn write_payload(path: &Path, size: u64) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
     let mut buf = vec![0u8; MIB as usize];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut left = size;
@@ -164,12 +162,13 @@ fn raw_tcp(size: u64) -> Duration {
     took
 }
 
-/// Lesson 06's wire code in this process: a put header, then the body streamed with
+/// Lesson 06's header and body code in this process: a put header, then the body streamed with
 /// `copy_body` from memory into the socket, received with `recv_header` + `copy_body` into a
 /// sink. What the framing itself costs, without the file and the checksum.
 fn framing_only(size: u64) -> Duration {
-    use socket_lab::framing::ByteOrder;
-    use socket_lab::json_header::{parse_request, Request};
+    use socket_lab::frame::ByteOrder;
+    use socket_lab::json_header::{parse_request, recv_header, send_header, Request};
+    use socket_lab::transfer::copy_body;
     use socket_lab::{Out, Side, Style};
     let style = Style {
         color: socket_lab::ColorWhen::Never,
@@ -180,11 +179,11 @@ fn framing_only(size: u64) -> Duration {
     let addr = listener.local_addr().expect("addr");
     let reader = thread::spawn(move || {
         let (mut conn, _) = listener.accept().expect("accept");
-        let header = wire::recv_header(&mut conn, ByteOrder::Network, 65536, &out)
+        let header = recv_header(&mut conn, ByteOrder::Network, 65536, &out)
             .expect("header")
             .expect("a header");
         let request = parse_request(&header).expect("a request");
-        wire::copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {})
+        copy_body(&mut conn, &mut std::io::sink(), request.body_size(), |_| {})
             .expect("body");
         request.body_size()
     });
@@ -195,9 +194,9 @@ fn framing_only(size: u64) -> Duration {
         total_size: size,
         sha256: "0".repeat(64),
     };
-    wire::send_header(&mut conn, &request, ByteOrder::Network, &out).expect("send header");
+    send_header(&mut conn, &request, ByteOrder::Network, &out).expect("send header");
     let mut zeros = std::io::repeat(7).take(size);
-    wire::copy_body(&mut zeros, &mut conn, size, |_| {}).expect("send body");
+    copy_body(&mut zeros, &mut conn, size, |_| {}).expect("send body");
     drop(conn);
     let got = reader.join().expect("reader");
     let took = start.elapsed();
@@ -222,22 +221,14 @@ struct Sampled {
 
 /// One lesson 06 client run against a fresh server; both are real release binaries.
 fn lesson06(client_args: &[&str], root: &Path, size: u64) -> Transfer {
-    let mut server = Command::new(env!("CARGO_BIN_EXE_lesson06-server"))
-        .args(["--port", "0", "--max-clients", "1", "--color", "never"])
-        .args(["--root", path_str(root)])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start lesson06-server");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    lines.read_line(&mut first).expect("listening line");
-    let port = first
-        .trim()
-        .rsplit(':')
-        .next()
-        .expect("listening on HOST:PORT")
-        .to_string();
-    let drain = thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+    let server = socket_lab::spawn::start(
+        Command::new(env!("CARGO_BIN_EXE_lesson06-server"))
+            .args(["--port", "0", "--max-clients", "1", "--color", "never"])
+            .args(["--root", path_str(root)]),
+    )
+    .expect("start lesson06-server");
+    let port = server.addr.port().to_string();
+    let mut server = server.drain_stdout();
 
     let start = Instant::now();
     let mut client = Command::new(env!("CARGO_BIN_EXE_lesson06-client"))
@@ -256,7 +247,6 @@ fn lesson06(client_args: &[&str], root: &Path, size: u64) -> Transfer {
     }
     let server_status = wait_server(&mut server);
     running.store(false, Ordering::Relaxed);
-    let _ = drain.join();
     assert!(status.success(), "the client failed");
     assert!(server_status, "the server failed");
     let _ = size;

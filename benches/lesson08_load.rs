@@ -1,5 +1,6 @@
-//! Lesson 08's load bench: many clients at once against the threaded server, the same load
-//! (smaller) against lesson 02's one-at-a-time server, against Python's
+//! Lesson 08's load bench: many clients at once against the server with a thread per client,
+//! the same server on the socketserver module (a thread per client, then a pool of 16), the
+//! same load (smaller) against lesson 02's one-at-a-time server, against Python's
 //! `socketserver.ThreadingTCPServer` when python3 is there, and a burst of connects against
 //! a listen backlog of 5 and of 1024.
 //!
@@ -14,7 +15,7 @@
 //! is caught as "mixed"). A client that gets no reply within 5 s counts as "lost". This is a
 //! bench, not a test: the figures depend on the machine; nothing here is asserted in CI.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
@@ -63,7 +64,8 @@ fn client(addr: SocketAddr, id: usize, rounds: usize, start: &Barrier) -> Outcom
         reply.clear();
         reply.resize(expected.len(), 0);
         let sent = Instant::now();
-        if conn.write_all(msg.as_bytes()).is_err() || conn.read_exact(&mut reply).is_err() {
+        if conn.write_all(msg.as_bytes()).is_err() || conn.read_exact(&mut reply).is_err()
+        {
             out.lost += rounds - round;
             return out;
         }
@@ -163,31 +165,20 @@ impl Drop for Server {
 /// Starts `program args`, reads its `listening on HOST:PORT` line, and throws the rest of
 /// its output away (in a thread, so its pipe never fills up).
 fn start(program: &str, args: &[&str]) -> Option<Server> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .map_err(|e| eprintln!("cannot start {program}: {e}"))
-        .ok()?;
-    let mut stdout = BufReader::new(child.stdout.take()?);
-    let mut first = String::new();
-    let _ = stdout.read_line(&mut first);
-    thread::spawn(move || {
-        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
-    });
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok());
-    match addr {
-        Some(addr) => Some(Server { child, addr }),
-        None => {
-            eprintln!("{program} did not say where it listens: {first:?}");
-            let _ = child.kill();
-            let _ = child.wait();
+    let started = socket_lab::spawn::start(
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .env("NO_COLOR", "1"),
+    );
+    match started {
+        Ok(server) => Some(Server {
+            addr: server.addr,
+            child: server.drain_stdout(),
+        }),
+        Err(e) => {
+            eprintln!("{e:#}");
             None
         }
     }
@@ -238,7 +229,8 @@ fn burst(name: &str, addr: SocketAddr, clients: usize) {
                     let mut reply = vec![0u8; msg.len()];
                     conn.write_all(msg.as_bytes()).ok()?;
                     conn.read_exact(&mut reply).ok()?;
-                    (reply == msg.to_ascii_uppercase().as_bytes()).then(|| began.elapsed())
+                    (reply == msg.to_ascii_uppercase().as_bytes())
+                        .then(|| began.elapsed())
                 })
                 .expect("a client thread")
         })
@@ -298,6 +290,7 @@ fn main() {
     }
 
     let lesson08 = env!("CARGO_BIN_EXE_lesson08-server");
+    let socketserver = env!("CARGO_BIN_EXE_lesson08-socketserver-echo");
     let lesson02 = env!("CARGO_BIN_EXE_lesson02-server");
     let mut all_ok = true;
     println!(
@@ -310,21 +303,29 @@ fn main() {
     }
     println!();
 
-    // Lesson 08: a thread per client, backlog 1024.
+    // Lesson 08: a thread per client, backlog 1024; spelt out, then on the socketserver module.
     let max = clients.to_string();
-    if let Some(server) = start(lesson08, &["--port", "0", "--quiet", "--max-clients", &max]) {
-        let outcome = load(server.addr, clients, rounds);
-        all_ok &= report(
+    for (program, name) in [
+        (
+            lesson08,
             "lesson08-server (a thread per client, backlog 1024)",
-            clients,
-            rounds,
-            outcome,
-        );
+        ),
+        (
+            socketserver,
+            "lesson08-socketserver-echo (a thread per client, backlog 1024)",
+        ),
+    ] {
+        if let Some(server) =
+            start(program, &["--port", "0", "--quiet", "--max-clients", &max])
+        {
+            let outcome = load(server.addr, clients, rounds);
+            all_ok &= report(name, clients, rounds, outcome);
+        }
     }
 
-    // Lesson 08 with a bounded pool smaller than the crowd: clients wait their turn.
+    // The socketserver module with a pool smaller than the crowd: clients wait their turn.
     if let Some(server) = start(
-        lesson08,
+        socketserver,
         &[
             "--port",
             "0",
@@ -337,7 +338,7 @@ fn main() {
     ) {
         let outcome = load(server.addr, clients, rounds);
         all_ok &= report(
-            "lesson08-server --pool 16 (16 workers, backlog 1024)",
+            "lesson08-socketserver-echo --pool 16 (16 threads, backlog 1024)",
             clients,
             rounds,
             outcome,
@@ -361,7 +362,8 @@ fn main() {
     }
 
     // Python's ThreadingTCPServer, when python3 is installed.
-    let script = std::env::temp_dir().join(format!("socketlab-bench-{}.py", std::process::id()));
+    let script =
+        std::env::temp_dir().join(format!("socketlab-bench-{}.py", std::process::id()));
     let python = std::fs::write(&script, PYTHON_SERVER)
         .ok()
         .and_then(|_| start("python3", &[script.to_string_lossy().as_ref(), "1024"]));
@@ -383,7 +385,9 @@ fn main() {
     // The backlog: the same burst of connects against listen(5) and listen(1024).
     println!();
     for backlog in ["5", "1024"] {
-        if let Some(server) = start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog]) {
+        if let Some(server) =
+            start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog])
+        {
             burst(
                 &format!("backlog {backlog}: lesson08-server --backlog {backlog}"),
                 server.addr,

@@ -13,7 +13,7 @@
 //!
 //! Figures, not assertions: this is a measurement, never a timed test.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -42,7 +42,9 @@ fn main() {
     std::fs::create_dir(&downloads).expect("mkdir");
     write_payload(&root.join("big.bin"), size);
 
-    println!("lesson 09 TFTP bench: a {mib} MiB download over 127.0.0.1, 512-byte blocks");
+    println!(
+        "lesson 09 TFTP bench: a {mib} MiB download over 127.0.0.1, 512-byte blocks"
+    );
     // Other programs busy on the same cores change every figure: say how busy the machine was.
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         let one_minute = load.split_whitespace().next().unwrap_or("?");
@@ -160,14 +162,23 @@ fn theirs(tftp: &Path, port: u16, downloads: &Path, size: u64) -> Duration {
 }
 
 /// The fastest of `tries` runs, with what the server said about it.
-fn best_of(tries: usize, mut run: impl FnMut() -> (Duration, String)) -> (Duration, String) {
+fn best_of(
+    tries: usize,
+    mut run: impl FnMut() -> (Duration, String),
+) -> (Duration, String) {
     (0..tries)
         .map(|_| run())
         .min_by_key(|(took, _)| *took)
         .unwrap_or_default()
 }
 
-fn row(who: &str, how: &str, size: u64, (took, said): (Duration, String), base: Duration) {
+fn row(
+    who: &str,
+    how: &str,
+    size: u64,
+    (took, said): (Duration, String),
+    base: Duration,
+) {
     let rate = size as f64 / MIB as f64 / took.as_secs_f64();
     println!(
         "{who}  {how:<28} {:>7.2} s  {rate:>7.2} MiB/s  ratio {:.2}{said}",
@@ -191,7 +202,8 @@ fn check(path: &Path, size: u64) {
 }
 
 fn write_payload(path: &Path, size: u64) {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(path).expect("create payload"));
     let mut payload = Payload::new();
     let mut left = size;
     while left > 0 {
@@ -232,32 +244,26 @@ struct Spawned {
 }
 
 impl Spawned {
+    /// Starts `bin` with `--port 0` and waits for its `listening on HOST:PORT` line.
     fn start(bin: &str, args: &[&str]) -> Spawned {
-        let mut child = Command::new(bin)
-            .args(args)
-            .args(["--port", "0", "--color", "never"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        lines.read_line(&mut first).expect("listening line");
-        let port = first
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("{bin} printed {first:?}, not `listening on HOST:PORT`"));
+        let started = socket_lab::spawn::start(
+            Command::new(bin)
+                .args(args)
+                .args(["--port", "0", "--color", "never"])
+                .stdin(Stdio::null()),
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
         // Keep reading what it prints, so that it never blocks on a full pipe.
         let (tx, rx) = channel();
+        let rest = started.stdout;
         thread::spawn(move || {
-            for line in lines.lines().map_while(Result::ok) {
+            for line in rest.lines().map_while(Result::ok) {
                 let _ = tx.send(line);
             }
         });
         Spawned {
-            child,
-            port,
+            child: started.child,
+            port: started.addr.port(),
             lines: rx,
         }
     }

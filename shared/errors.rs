@@ -5,17 +5,18 @@
 //! reported by clap before any socket is opened.)
 
 use std::io::ErrorKind;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use colored::Colorize;
 
-/// Prints an error as one line on stderr and turns the outcome into the process exit code.
+/// Prints an error as one line on stderr and turns the outcome into the process exit
+/// code.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // `{:#}` joins the context and its cause on one line: "connecting to ...: refused".
+            // `{:#}` joins the context and its cause on one line: "connecting to ...:
+            // refused".
             let text = format!("{err:#}").replace('\n', " ");
             eprintln!("{} {text}", "error:".red().bold());
             ExitCode::FAILURE
@@ -39,8 +40,8 @@ pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyho
     }
 }
 
-/// Explains a failed `bind`. "Address in use" says which program holds the port (when this
-/// machine lets us see it) and how to choose another port.
+/// Explains a failed `bind`. "Address in use" says which program holds the port (when
+/// this machine lets us see it) and how to choose another port.
 pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
     match err.kind() {
         ErrorKind::AddrInUse => {
@@ -67,26 +68,20 @@ pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
     }
 }
 
-/// The command a student types to start `server_bin` so that it listens on `addr`.
-fn start_command(addr: &str, server_bin: &str) -> String {
+/// The command a student types to start `server_bin` so that it listens on `addr`
+/// (`HOST:PORT`): only what differs from the defaults is spelled out.
+pub fn start_command(addr: &str, server_bin: &str) -> String {
     let mut cmd = format!("cargo run --bin {server_bin}");
-    let default_port = server_bin
-        .strip_prefix("lesson")
-        .and_then(|rest| rest.get(..2))
-        .and_then(|nn| nn.parse::<u16>().ok())
-        .map(|nn| 9000 + nn);
-    let (host, port) = match addr.parse::<SocketAddr>() {
-        Ok(sa) => (sa.ip().to_string(), Some(sa.port())),
-        Err(_) => (
-            addr.rsplit_once(':').map_or(addr, |(h, _)| h).to_string(),
-            None,
-        ),
+    let (host, port) = match addr.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok()),
+        None => (addr, None),
     };
     let mut extra = Vec::new();
     if host != "127.0.0.1" {
         extra.push(format!("--host {host}"));
     }
-    if let Some(port) = port.filter(|p| Some(*p) != default_port) {
+    if let Some(port) = port.filter(|p| Some(*p) != crate::cli::default_port(server_bin))
+    {
         extra.push(format!("--port {port}"));
     }
     if !extra.is_empty() {
@@ -96,8 +91,8 @@ fn start_command(addr: &str, server_bin: &str) -> String {
     cmd
 }
 
-/// Which process listens on a TCP port, as `pid 1234 (lesson02-server)`, read from Linux's
-/// /proc. `None` where /proc is missing or the process belongs to someone else.
+/// Which process listens on a TCP port, as `pid 1234 (lesson02-server)`, read from
+/// Linux's /proc. `None` where /proc is missing or the process belongs to someone else.
 pub fn who_listens(port: u16) -> Option<String> {
     let inodes = listening_inodes(port);
     if inodes.is_empty() {
@@ -117,7 +112,8 @@ pub fn who_listens(port: u16) -> Option<String> {
             };
             let target = target.to_string_lossy().to_string();
             if inodes.iter().any(|i| target == format!("socket:[{i}]")) {
-                let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                let name = std::fs::read_to_string(entry.path().join("comm"))
+                    .unwrap_or_default();
                 return Some(format!("pid {pid} ({})", name.trim()));
             }
         }
@@ -136,7 +132,8 @@ fn listening_inodes(port: u16) -> Vec<String> {
         for line in text.lines().skip(1) {
             let cols: Vec<&str> = line.split_whitespace().collect();
             // cols[1] is "ADDR:PORT" in hex, cols[3] the state, cols[9] the inode.
-            let (Some(local), Some(state), Some(inode)) = (cols.get(1), cols.get(3), cols.get(9))
+            let (Some(local), Some(state), Some(inode)) =
+                (cols.get(1), cols.get(3), cols.get(9))
             else {
                 continue;
             };

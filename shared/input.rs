@@ -2,8 +2,8 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-/// Lines from stdin. The `>>: ` prompt of the classic course is shown only when a person is
-/// typing (stdin is a terminal), so scripted runs and tests print clean transcripts.
+/// Lines from stdin. The `>>: ` prompt of the classic course is shown only when a person
+/// is typing (stdin is a terminal), so scripted runs and tests print clean transcripts.
 pub struct Lines {
     stdin: std::io::StdinLock<'static>,
     prompt: bool,

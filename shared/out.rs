@@ -47,7 +47,8 @@ impl Out {
     }
 
     /// The first line every server prints: where it really listens (the real port, also
-    /// when `--port 0` let the system pick one). Never coloured: scripts and tests read it.
+    /// when `--port 0` let the system pick one). Never coloured: scripts and tests read
+    /// it.
     pub fn listening(&self, addr: SocketAddr) {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on {addr}");
@@ -99,7 +100,8 @@ pub fn plural(n: usize, unit: &str) -> String {
 const PREVIEW_BYTES: usize = 48;
 
 /// Shows bytes the way a learner can read them: text as an escaped string, anything else
-/// (a binary length header, for instance) as hex. Long data is cut after a few dozen bytes.
+/// (a binary length header, for instance) as hex. Long data is cut after a few dozen
+/// bytes.
 pub fn preview(bytes: &[u8]) -> String {
     if bytes.is_empty() {
         return String::new();

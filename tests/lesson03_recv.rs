@@ -6,15 +6,15 @@ use common::*;
 const SERVER: &str = "lesson03-server";
 const CLIENT: &str = "lesson03-client";
 
-/// Runs one case on both sides; both must exit with code 0.
-fn run_case(case: &str) -> (Run, Run, u16) {
-    let server = start_server(SERVER, &["--case", case]);
-    let port = server.port;
-    let client = run_client(CLIENT, &server, &["--case", case], None);
-    let server = server.finish();
+/// Runs one case on both sides; both must exit with code 0. Returns (server, client).
+#[track_caller]
+fn run_case(case: &str) -> (Run, Run) {
+    let session = Session::start(SERVER, &["--case", case]);
+    let client = session.client(CLIENT, &["--case", case], None);
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
-    (server, client, port)
+    (server, client)
 }
 
 /// The server's lines after `connection from ...`: what its reads and writes returned.
@@ -27,13 +27,17 @@ fn server_results(server: &Run) -> Vec<&str> {
         .collect()
 }
 
-fn snapshot(name: &str, server: &Run, client: &Run, port: u16) {
-    assert_transcript(name, &session_transcript(server, port, SERVER, &[client]));
+/// The server's and the client's terminals, with `pattern` in them shown as `with`
+/// (a number that changes from run to run).
+fn redacted(server: &Run, client: &Run, pattern: &str, with: &str) -> String {
+    let re = regex::Regex::new(pattern).expect("valid regex");
+    re.replace_all(&transcript(&[server, client]), with)
+        .into_owned()
 }
 
 #[test]
 fn a_small_read_takes_part_and_the_rest_waits_for_the_next_read() {
-    let (server, client, port) = run_case("partial");
+    let (server, client) = run_case("partial");
     assert_eq!(
         server_results(&server),
         [
@@ -43,12 +47,12 @@ fn a_small_read_takes_part_and_the_rest_waits_for_the_next_read() {
             "closing"
         ]
     );
-    snapshot("lesson03_partial", &server, &client, port);
+    assert_transcript("lesson03_partial", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn with_nothing_to_read_a_read_waits_until_its_timeout() {
-    let (server, client, port) = run_case("blocking");
+    let (server, client) = run_case("blocking");
     let waited_line = server
         .stdout
         .lines()
@@ -70,23 +74,14 @@ fn with_nothing_to_read_a_read_waits_until_its_timeout() {
         "read(1024) -> error WouldBlock (EAGAIN)"
     );
     // The timeout did not end the connection: the client answered afterwards.
-    assert!(server
-        .stdout
-        .contains(r#"read(1024) -> 9 bytes "here I am""#));
-    let redacted = regex::Regex::new(r"waited \d+ ms")
-        .unwrap()
-        .replace(&server.stdout, "waited [ms] ms")
-        .into_owned();
-    let server = Run {
-        stdout: redacted,
-        ..server
-    };
-    snapshot("lesson03_blocking", &server, &client, port);
+    server.assert_stdout_contains(r#"read(1024) -> 9 bytes "here I am""#);
+    let text = redacted(&server, &client, r"waited \d+ ms", "waited [ms] ms");
+    assert_transcript("lesson03_blocking", &text);
 }
 
 #[test]
 fn after_the_peer_closes_a_read_returns_its_data_then_0_bytes_every_time() {
-    let (server, client, port) = run_case("eof");
+    let (server, client) = run_case("eof");
     assert_eq!(
         server_results(&server),
         [
@@ -97,7 +92,7 @@ fn after_the_peer_closes_a_read_returns_its_data_then_0_bytes_every_time() {
             "closing"
         ]
     );
-    snapshot("lesson03_eof", &server, &client, port);
+    assert_transcript("lesson03_eof", &transcript(&[&server, &client]));
 }
 
 /// What the server sees after a reset, whichever way the client made it.
@@ -112,33 +107,25 @@ const AFTER_A_RESET: [&str; 6] = [
 
 #[test]
 fn closing_with_unread_data_resets_data_first_then_econnreset_once_then_0_then_epipe() {
-    let (server, client, port) = run_case("reset");
-    assert!(
-        client.stdout.contains(r#"read(4) -> 4 bytes "this""#),
-        "{}",
-        client.stdout
-    );
+    let (server, client) = run_case("reset");
+    client.assert_stdout_contains(r#"read(4) -> 4 bytes "this""#);
     assert_eq!(server_results(&server), AFTER_A_RESET);
-    snapshot("lesson03_reset", &server, &client, port);
+    assert_transcript("lesson03_reset", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn closing_with_so_linger_0_resets_the_same_way() {
-    let (server, client, port) = run_case("linger");
-    assert!(
-        client
-            .stdout
-            .contains(r#"read(1024) -> 32 bytes "this message is not read in full""#),
-        "{}",
-        client.stdout
+    let (server, client) = run_case("linger");
+    client.assert_stdout_contains(
+        r#"read(1024) -> 32 bytes "this message is not read in full""#,
     );
     assert_eq!(server_results(&server), AFTER_A_RESET);
-    snapshot("lesson03_linger", &server, &client, port);
+    assert_transcript("lesson03_linger", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn after_a_reset_the_first_write_fails_with_econnreset_the_next_with_epipe() {
-    let (server, client, port) = run_case("write-reset");
+    let (server, client) = run_case("write-reset");
     assert_eq!(
         server_results(&server),
         [
@@ -150,29 +137,20 @@ fn after_a_reset_the_first_write_fails_with_econnreset_the_next_with_epipe() {
             "closing"
         ]
     );
-    snapshot("lesson03_write_reset", &server, &client, port);
+    assert_transcript("lesson03_write_reset", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn a_nonblocking_read_with_nothing_to_read_fails_at_once_with_wouldblock() {
-    let (server, client, port) = run_case("nonblocking");
+    let (server, client) = run_case("nonblocking");
     let results = server_results(&server);
     assert_eq!(results[0], "read(1024) -> error WouldBlock (EAGAIN)");
     let micros = number_after(&server.stdout, "the read returned after ");
     // At once: no timeout, no waiting for the client (a loaded machine may add a little).
     assert!(micros < 1_000_000, "the non-blocking read took {micros} µs");
-    assert!(server
-        .stdout
-        .contains(r#"read(1024) -> 9 bytes "here I am""#));
-    let redacted = regex::Regex::new(r"after \d+ µs")
-        .unwrap()
-        .replace(&server.stdout, "after [n] µs")
-        .into_owned();
-    let server = Run {
-        stdout: redacted,
-        ..server
-    };
-    snapshot("lesson03_nonblocking", &server, &client, port);
+    server.assert_stdout_contains(r#"read(1024) -> 9 bytes "here I am""#);
+    let text = redacted(&server, &client, r"after \d+ µs", "after [n] µs");
+    assert_transcript("lesson03_nonblocking", &text);
 }
 
 /// The number in `PREFIX<number>` on one of the lines of `text`.
@@ -186,7 +164,7 @@ fn number_after(text: &str, prefix: &str) -> usize {
 
 #[test]
 fn a_nonblocking_write_to_a_full_buffer_takes_part_and_loses_nothing() {
-    let (server, client, port) = run_case("full-buffer");
+    let (server, client) = run_case("full-buffer");
     let offered = 64 * 1024 * 1024;
     let first = number_after(&server.stdout, &format!("write({offered} bytes) -> "));
     let taken = number_after(&server.stdout, "taken in all: ");
@@ -200,46 +178,24 @@ fn a_nonblocking_write_to_a_full_buffer_takes_part_and_loses_nothing() {
         0 < taken && taken < offered,
         "write took {taken} of {offered}"
     );
-    assert!(
-        server
-            .stdout
-            .contains("write(the rest) -> error WouldBlock (EAGAIN)"),
-        "{}",
-        server.stdout
-    );
+    server.assert_stdout_contains("write(the rest) -> error WouldBlock (EAGAIN)");
     assert_eq!(received, taken, "the client received what write took");
-    let numbers =
-        regex::Regex::new(r"(SO_SNDBUF|SO_RCVBUF|->|received|all:|other) \d+ (bytes|were)")
-            .unwrap();
-    let redact = |run: &Run| Run {
-        shown: run.shown.clone(),
-        stdout: numbers.replace_all(&run.stdout, "$1 [n] $2").into_owned(),
-        stderr: run.stderr.clone(),
-        code: run.code,
-    };
-    snapshot(
-        "lesson03_full_buffer",
-        &redact(&server),
-        &redact(&client),
-        port,
-    );
+    let numbers = r"(SO_SNDBUF|SO_RCVBUF|->|received|all:|other) \d+ (bytes|were)";
+    let text = redacted(&server, &client, numbers, "$1 [n] $2");
+    assert_transcript("lesson03_full_buffer", &text);
 }
 
 #[test]
 fn server_and_client_must_agree_on_a_case_given_by_name() {
     let run = run(SERVER, &["--port", "0"], None);
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("--case <CASE>"),
-        "usage error names the missing option: {}",
-        run.stderr
-    );
+    // The usage error names the missing option.
+    run.assert_stderr_contains("--case <CASE>");
     let run = run_no_such_case();
     run.assert_code(2);
-    assert!(
-        run.stderr.contains("[possible values: partial, blocking, eof, reset, linger, write-reset, nonblocking, full-buffer]"),
-        "{}",
-        run.stderr
+    run.assert_stderr_contains(
+        "[possible values: partial, blocking, eof, reset, linger, write-reset, nonblocking, \
+         full-buffer]",
     );
 }
 
@@ -249,15 +205,11 @@ fn run_no_such_case() -> Run {
 
 #[test]
 fn lab_demo_03_runs_the_partial_case() {
-    let demo = run("lab", &["demo", "03"], None);
-    demo.assert_code(0);
-    for line in [
+    let demo = run_demo("03");
+    demo.assert_shows(&[
         r#"server │ read(2) -> 2 bytes "he""#,
         r#"server │ read(2) -> 2 bytes "ll""#,
         r#"server │ read(2) -> 1 byte "o""#,
         "client │ read(1024) -> 0 bytes: the server has closed",
-        "demo finished (server exit code 0)",
-    ] {
-        assert!(demo.stdout.contains(line), "{line}\n{}", demo.stdout);
-    }
+    ]);
 }

@@ -12,14 +12,9 @@ const CLIENT: &str = "lesson04-client";
 
 /// The buffer sizes differ between machines (and grow while a connection runs): a transcript
 /// shows `[n]`, and [`buffer_size`] checks the real number.
-fn redact_buffers(run: &Run) -> Run {
+fn redact_buffers(text: &str) -> String {
     let re = regex::Regex::new(r"\((SO_SNDBUF|SO_RCVBUF)\): \d+ bytes").expect("regex");
-    Run {
-        shown: run.shown.clone(),
-        stdout: re.replace_all(&run.stdout, "($1): [n] bytes").into_owned(),
-        stderr: run.stderr.clone(),
-        code: run.code,
-    }
+    re.replace_all(text, "($1): [n] bytes").into_owned()
 }
 
 /// The size printed as `(NAME): N bytes`.
@@ -41,56 +36,42 @@ fn reads(server: &Run) -> Vec<&str> {
         .collect()
 }
 
-fn sender_session(client_args: &[&str]) -> (Run, Run, u16) {
-    let server = start_server(
+/// The sender case: one client against a server that waits before it reads. Returns
+/// (server, client), both of which exited with code 0.
+#[track_caller]
+fn sender_session(client_args: &[&str]) -> (Run, Run) {
+    let session = Session::start(
         SERVER,
         &["--case", "sender", "--max-clients", "1", "--trace"],
     );
-    let port = server.port;
-    let client = run_client(CLIENT, &server, client_args, None);
-    let server = server.finish();
+    let client = session.client(CLIENT, client_args, None);
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
-    (server, client, port)
+    (server, client)
 }
 
 #[test]
 fn two_writes_arrive_as_one_read() {
-    let (server, client, port) = sender_session(&["--case", "sender", "--trace"]);
-    assert_eq!(client.stdout.matches("· write_all(5 bytes)").count(), 2);
+    let (server, client) = sender_session(&["--case", "sender", "--trace"]);
+    client.assert_count("· write_all(5 bytes)", 2);
     assert_eq!(reads(&server), [r#"read #1: 10 bytes "helloworld""#]);
-    assert_transcript(
-        "lesson04_sender",
-        &session_transcript(
-            &redact_buffers(&server),
-            port,
-            SERVER,
-            &[&redact_buffers(&client)],
-        ),
-    );
+    let text = redact_buffers(&transcript(&[&server, &client]));
+    assert_transcript("lesson04_sender", &text);
 }
 
 #[test]
 fn with_tcp_nodelay_two_writes_still_arrive_as_one_read() {
-    let (server, client, port) = sender_session(&["--case", "sender", "--nodelay", "--trace"]);
-    assert!(client
-        .stdout
-        .contains("TCP_NODELAY on: Nagle's algorithm is off"));
+    let (server, client) = sender_session(&["--case", "sender", "--nodelay", "--trace"]);
+    client.assert_stdout_contains("TCP_NODELAY on: Nagle's algorithm is off");
     assert_eq!(reads(&server), [r#"read #1: 10 bytes "helloworld""#]);
-    assert_transcript(
-        "lesson04_sender_nodelay",
-        &session_transcript(
-            &redact_buffers(&server),
-            port,
-            SERVER,
-            &[&redact_buffers(&client)],
-        ),
-    );
+    let text = redact_buffers(&transcript(&[&server, &client]));
+    assert_transcript("lesson04_sender_nodelay", &text);
 }
 
 #[test]
 fn the_buffers_are_much_bigger_than_8k() {
-    let (server, client, _) = sender_session(&["--case", "sender"]);
+    let (server, client) = sender_session(&["--case", "sender"]);
     let rcvbuf = buffer_size(&server.stdout, "SO_RCVBUF");
     let sndbuf = buffer_size(&client.stdout, "SO_SNDBUF");
     assert!(rcvbuf > 8 * 1024, "SO_RCVBUF is {rcvbuf}");
@@ -103,23 +84,17 @@ fn without_the_wait_every_byte_arrives_in_order_only_the_boundaries_vary() {
     // Never snapshotted: one read or two changes from run to run. What never changes: the
     // bytes, in order, and no read returns more than was written.
     let clients = 10;
-    let server = start_server(
-        SERVER,
-        &[
-            "--case",
-            "sender",
-            "--wait-ms",
-            "0",
-            "--max-clients",
-            &clients.to_string(),
-        ],
-    );
+    let max = clients.to_string();
+    let args = ["--case", "sender", "--wait-ms", "0", "--max-clients", &max];
+    let session = Session::start(SERVER, &args);
     for _ in 0..clients {
-        run_client(CLIENT, &server, &["--case", "sender"], None).assert_code(0);
+        session
+            .client(CLIENT, &["--case", "sender"], None)
+            .assert_code(0);
     }
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
-    assert!(!server.stdout.contains("waiting"), "{}", server.stdout);
+    server.assert_stdout_lacks("waiting");
     let mut joined = String::new();
     let mut connections = 0;
     for line in server.stdout.lines() {
@@ -138,45 +113,23 @@ fn without_the_wait_every_byte_arrives_in_order_only_the_boundaries_vary() {
 
 #[test]
 fn a_long_reply_spills_into_the_next_commands_reply() {
-    let server = start_server(SERVER, &["--case", "receiver", "--max-clients", "1"]);
-    let port = server.port;
-    let client = run_client(
-        CLIENT,
-        &server,
-        &["--case", "receiver"],
-        Some("text 2200\necho hello\n"),
-    );
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--case", "receiver", "--max-clients", "1"]);
+    let input = "text 2200\necho hello\n";
+    let client = session.client(CLIENT, &["--case", "receiver"], Some(input));
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
-    let out = &client.stdout;
     // The first read shows lines 1-16 of the 2200-byte reply; the "reply" to `echo hello`
     // is lines 17-32 of it; `hello` itself is still waiting, after the rest of the text.
-    assert!(
-        out.contains("reply to \"text 2200\" (1024 bytes):\n00001 "),
-        "{out}"
-    );
-    assert!(
-        out.contains("reply to \"echo hello\" (1024 bytes):\n00017 "),
-        "{out}"
-    );
-    assert!(!out.contains("\nhello\n"), "{out}");
-    assert!(
-        out.contains("done: 158 bytes of earlier replies were still unread"),
-        "2200 + 6 - 2048 = 158: {out}"
-    );
-    assert!(server.stdout.contains("replied 2200 bytes"));
-    assert!(
-        server
-            .stdout
-            .contains("closed the connection (read returned 0 bytes)"),
-        "the client leaves cleanly, no reset: {}",
-        server.stdout
-    );
-    assert_transcript(
-        "lesson04_receiver",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    client.assert_stdout_contains("reply to \"text 2200\" (1024 bytes):\n00001 ");
+    client.assert_stdout_contains("reply to \"echo hello\" (1024 bytes):\n00017 ");
+    client.assert_stdout_lacks("\nhello\n");
+    // 2200 + 6 - 2048 = 158.
+    client.assert_stdout_contains("done: 158 bytes of earlier replies were still unread");
+    server.assert_stdout_contains("replied 2200 bytes");
+    // The client leaves cleanly, no reset.
+    server.assert_stdout_contains("closed the connection (read returned 0 bytes)");
+    assert_transcript("lesson04_receiver", &transcript(&[&server, &client]));
 }
 
 #[test]
@@ -184,32 +137,22 @@ fn the_client_leaves_cleanly_so_the_server_serves_the_next_client() {
     // Each client leaves with 3092 - 1024 bytes of `seq 800` unread. It shuts down and drains them first, so
     // no reset reaches the server and no write of the server fails.
     let clients = 3;
-    let server = start_server(
-        SERVER,
-        &["--case", "receiver", "--max-clients", &clients.to_string()],
-    );
+    let max = clients.to_string();
+    let session = Session::start(SERVER, &["--case", "receiver", "--max-clients", &max]);
     for _ in 0..clients {
-        let client = run_client(CLIENT, &server, &["--case", "receiver"], Some("seq 800\n"));
+        let client = session.client(CLIENT, &["--case", "receiver"], Some("seq 800\n"));
         client.assert_code(0);
-        assert!(client
-            .stdout
-            .contains("reply to \"seq 800\" (1024 bytes):\n1\n2\n3\n"));
-        assert!(
-            client
-                .stdout
-                .contains("done: 2068 bytes of earlier replies were still unread"),
-            "seq 800 prints 3092 bytes: {}",
-            client.stdout
+        client.assert_stdout_contains("reply to \"seq 800\" (1024 bytes):\n1\n2\n3\n");
+        // seq 800 prints 3092 bytes.
+        client.assert_stdout_contains(
+            "done: 2068 bytes of earlier replies were still unread",
         );
     }
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
-    assert_eq!(
-        server.stdout.matches("(read returned 0 bytes)").count(),
-        clients
-    );
-    assert!(!server.stdout.contains("ECONNRESET"), "{}", server.stdout);
-    assert!(server.stdout.contains("served 3 clients, stopping"));
+    server.assert_count("(read returned 0 bytes)", clients);
+    server.assert_stdout_lacks("ECONNRESET");
+    server.assert_stdout_contains("served 3 clients, stopping");
 }
 
 /// Sends one command over a raw connection and returns the reply line.
@@ -224,23 +167,22 @@ fn ask(conn: &mut BufReader<TcpStream>, command: &str) -> String {
 
 #[test]
 fn shell_syntax_is_refused_and_nothing_runs() {
-    let dir = std::env::temp_dir().join(format!("socket-lab-lesson04-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("socket-lab-lesson04-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let marker = |n: usize| dir.join(format!("ran{n}")).display().to_string();
     // Even with `touch` and `ls` allowed, nothing of a line with shell syntax runs.
-    let server = start_server(
-        SERVER,
-        &[
-            "--case",
-            "receiver",
-            "--max-clients",
-            "1",
-            "--allow-exec",
-            "ls,touch",
-        ],
-    );
-    let mut conn = BufReader::new(TcpStream::connect(server.addr()).expect("connect"));
+    let args = [
+        "--case",
+        "receiver",
+        "--max-clients",
+        "1",
+        "--allow-exec",
+        "ls,touch",
+    ];
+    let session = Session::start(SERVER, &args);
+    let mut conn = BufReader::new(TcpStream::connect(session.addr()).expect("connect"));
     let attacks = [
         "ls; rm -rf /".to_string(),
         format!("touch {}; touch {}", marker(0), marker(1)),
@@ -263,7 +205,7 @@ fn shell_syntax_is_refused_and_nothing_runs() {
         "[touch printed nothing]\n"
     );
     conn.get_ref().shutdown(Shutdown::Write).expect("shutdown");
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
     let mut left: Vec<String> = std::fs::read_dir(&dir)
         .expect("scratch dir")
@@ -273,51 +215,30 @@ fn shell_syntax_is_refused_and_nothing_runs() {
     left.sort();
     assert_eq!(left, ["ran9"], "only the plain command ran");
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(server
-        .stdout
-        .contains("commands: built-ins, and these programs run without a shell: ls, touch"));
+    server.assert_stdout_contains(
+        "commands: built-ins, and these programs run without a shell: ls, touch",
+    );
 }
 
 #[test]
 fn programs_run_only_when_the_server_allows_them() {
-    let server = start_server(SERVER, &["--case", "receiver", "--max-clients", "1"]);
-    let port = server.port;
-    let client = run_client(
-        CLIENT,
-        &server,
-        &["--case", "receiver"],
-        Some("help\nls\nls; rm -rf /\nseq 5\n"),
-    );
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--case", "receiver", "--max-clients", "1"]);
+    let input = "help\nls\nls; rm -rf /\nseq 5\n";
+    let client = session.client(CLIENT, &["--case", "receiver"], Some(input));
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
-    assert!(
-        client
-            .stdout
-            .contains("refused: ls is not a built-in command and this server runs no programs"),
-        "{}",
-        client.stdout
+    client.assert_stdout_contains(
+        "refused: ls is not a built-in command and this server runs no programs",
     );
-    assert!(client
-        .stdout
-        .contains("reply to \"seq 5\" (10 bytes):\n1\n2\n3\n4\n5\n"));
-    assert_transcript(
-        "lesson04_commands",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    client.assert_stdout_contains("reply to \"seq 5\" (10 bytes):\n1\n2\n3\n4\n5\n");
+    assert_transcript("lesson04_commands", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn lab_demo_04_shows_helloworld_for_both_clients() {
-    let demo = run_demo("04");
-    assert_eq!(
-        demo.stdout
-            .matches("server │ read #1: 10 bytes \"helloworld\"")
-            .count(),
-        2,
-        "{}",
-        demo.stdout
-    );
-    assert!(!demo.stdout.contains("read #2"), "{}", demo.stdout);
-    assert_eq!(demo.stdout.matches("client │ sent \"hello\"").count(), 2);
+    let demo = run_demo("04").run;
+    demo.assert_count("server │ read #1: 10 bytes \"helloworld\"", 2);
+    demo.assert_stdout_lacks("read #2");
+    demo.assert_count("client │ sent \"hello\"", 2);
 }

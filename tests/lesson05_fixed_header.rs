@@ -23,8 +23,8 @@ fn reply_lines(client: &Run) -> Vec<&str> {
 
 /// A raw peer: sends `bytes`, closes its sending side (an orderly FIN), and reads until the
 /// server closes. Returns what the server sent.
-fn raw_peer(server: &Server, bytes: &[u8]) -> Vec<u8> {
-    let mut peer = TcpStream::connect(server.addr()).expect("connect");
+fn raw_peer(session: &Session, bytes: &[u8]) -> Vec<u8> {
+    let mut peer = TcpStream::connect(session.addr()).expect("connect");
     peer.write_all(bytes).expect("send");
     peer.shutdown(Shutdown::Write).expect("shutdown");
     let mut got = Vec::new();
@@ -39,10 +39,9 @@ fn raw_peer(server: &Server, bytes: &[u8]) -> Vec<u8> {
 fn a_reply_over_1024_bytes_arrives_whole_and_the_next_command_gets_its_own_reply() {
     // Lesson 04: `seq 1000` (3893 bytes) read with one 1024-byte read left 2869 bytes behind,
     // and the next command printed the rest of `seq 1000` instead of its own reply.
-    let server = start_server(SERVER, &["--max-clients", "1"]);
-    let port = server.port;
-    let client = run_client(CLIENT, &server, &["--head", "3"], Some("seq 1000\nseq 3\n"));
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let client = session.client(CLIENT, &["--head", "3"], Some("seq 1000\nseq 3\n"));
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
     assert_eq!(
@@ -57,24 +56,15 @@ fn a_reply_over_1024_bytes_arrives_whole_and_the_next_command_gets_its_own_reply
             "3"
         ]
     );
-    assert!(
-        server
-            .stdout
-            .contains("replied with 3893 bytes (header [00 00 0f 35])"),
-        "{}",
-        server.stdout
-    );
-    assert_transcript(
-        "lesson05_long_reply",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    server.assert_stdout_contains("replied with 3893 bytes (header [00 00 0f 35])");
+    assert_transcript("lesson05_long_reply", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn every_byte_of_a_long_reply_is_printed_in_order() {
-    let server = start_server(SERVER, &["--max-clients", "1"]);
-    let client = run_client(CLIENT, &server, &[], Some("seq 1000\nseq 3\n"));
-    server.finish().assert_code(0);
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let client = session.client(CLIENT, &[], Some("seq 1000\nseq 3\n"));
+    session.finish().assert_code(0);
     client.assert_code(0);
     let expected = format!("{}{}", seq(1000), seq(3));
     assert_eq!(reply_lines(&client).join("\n") + "\n", expected);
@@ -82,9 +72,9 @@ fn every_byte_of_a_long_reply_is_printed_in_order() {
 
 #[test]
 fn a_raw_reader_gets_a_header_that_announces_exactly_the_body_that_follows() {
-    let server = start_server(SERVER, &["--max-clients", "1"]);
-    let got = raw_peer(&server, b"\x00\x00\x00\x08seq 1000");
-    server.finish().assert_code(0);
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let got = raw_peer(&session, b"\x00\x00\x00\x08seq 1000");
+    session.finish().assert_code(0);
     let body = seq(1000);
     assert_eq!(got[..4], (body.len() as u32).to_be_bytes());
     assert_eq!(&got[4..], body.as_bytes());
@@ -92,23 +82,13 @@ fn a_raw_reader_gets_a_header_that_announces_exactly_the_body_that_follows() {
 
 #[test]
 fn trace_shows_the_header_in_hex_then_the_reads_that_fill_the_body() {
-    let server = start_server(SERVER, &["--max-clients", "1", "--trace"]);
-    let port = server.port;
-    let client = run_client(CLIENT, &server, &["--trace"], Some("seq 5\n"));
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--max-clients", "1", "--trace"]);
+    let client = session.client(CLIENT, &["--trace"], Some("seq 5\n"));
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
-    assert!(
-        client
-            .stdout
-            .contains("read(buf of 4) -> 4 bytes [00 00 00 0a]"),
-        "{}",
-        client.stdout
-    );
-    assert_transcript(
-        "lesson05_trace",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    client.assert_stdout_contains("read(buf of 4) -> 4 bytes [00 00 00 0a]");
+    assert_transcript("lesson05_trace", &transcript(&[&server, &client]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -119,39 +99,31 @@ fn a_length_of_5_read_in_the_other_order_is_83886080_and_is_refused() {
     // The server reads native order (little-endian here), the first client sends network
     // order: the 5 of `seq 3` arrives as 00 00 00 05 and reads as 0x05000000. The second
     // client agrees with the server and is served.
-    let server = start_server(SERVER, &["--byte-order", "native", "--max-clients", "2"]);
-    let port = server.port;
-    let wrong = run_client(CLIENT, &server, &[], Some("seq 3\n"));
-    let right = run_client(
-        CLIENT,
-        &server,
-        &["--byte-order", "native"],
-        Some("seq 3\n"),
-    );
-    let server = server.finish();
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "2"]);
+    let wrong = session.client(CLIENT, &[], Some("seq 3\n"));
+    let right = session.client(CLIENT, &["--byte-order", "native"], Some("seq 3\n"));
+    let server = session.finish();
     server.assert_code(0);
     wrong.assert_code(1);
     right.assert_code(0);
-    assert!(
-        server.stdout.contains(
-            "frame length 83886080 (header [00 00 00 05]) is over the maximum of 1048576 bytes"
-        ),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "frame length 83886080 (header [00 00 00 05]) is over the maximum of 1048576 bytes",
     );
     assert_eq!(reply_lines(&right), ["1", "2", "3"]);
     assert_transcript(
         "lesson05_byte_order_mismatch",
-        &session_transcript(&server, port, SERVER, &[&wrong, &right]),
+        &transcript(&[&server, &wrong, &right]),
     );
 }
 
 #[test]
 #[cfg(target_endian = "little")]
 fn native_order_is_little_endian_on_this_machine() {
-    let server = start_server(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
-    let got = raw_peer(&server, b"\x05\x00\x00\x00seq 3");
-    server.finish().assert_code(0);
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
+    let got = raw_peer(&session, b"\x05\x00\x00\x00seq 3");
+    session.finish().assert_code(0);
     assert_eq!(got, b"\x06\x00\x00\x001\n2\n3\n");
 }
 
@@ -161,76 +133,52 @@ fn native_order_is_little_endian_on_this_machine() {
 
 #[test]
 fn a_frame_over_the_maximum_closes_that_connection_and_the_server_serves_the_next() {
-    let server = start_server(SERVER, &["--max-frame", "8", "--max-clients", "2"]);
-    let port = server.port;
-    let long = run_client(CLIENT, &server, &[], Some("seq 1000000000\n"));
-    let next = run_client(CLIENT, &server, &[], Some("seq 3\n"));
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--max-frame", "8", "--max-clients", "2"]);
+    let long = session.client(CLIENT, &[], Some("seq 1000000000\n"));
+    let next = session.client(CLIENT, &[], Some("seq 3\n"));
+    let server = session.finish();
     server.assert_code(0);
     long.assert_code(1);
     next.assert_code(0);
-    assert!(
-        server
-            .stdout
-            .contains("frame length 14 (header [00 00 00 0e]) is over the maximum of 8 bytes"),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "frame length 14 (header [00 00 00 0e]) is over the maximum of 8 bytes",
     );
     assert_eq!(reply_lines(&next), ["1", "2", "3"]);
-    assert_transcript(
-        "lesson05_oversized",
-        &session_transcript(&server, port, SERVER, &[&long, &next]),
-    );
+    assert_transcript("lesson05_oversized", &transcript(&[&server, &long, &next]));
 }
 
 #[test]
 fn a_4_gib_length_is_refused_without_allocating_and_the_server_goes_on() {
-    let server = start_server(SERVER, &["--max-clients", "2"]);
-    let got = raw_peer(&server, &[0xff, 0xff, 0xff, 0xff]);
+    let session = Session::start(SERVER, &["--max-clients", "2"]);
+    let got = raw_peer(&session, &[0xff, 0xff, 0xff, 0xff]);
     assert!(got.is_empty(), "the server replied {got:?}");
-    let next = run_client(CLIENT, &server, &[], Some("seq 2\n"));
-    let server = server.finish();
+    let next = session.client(CLIENT, &[], Some("seq 2\n"));
+    let server = session.finish();
     server.assert_code(0);
     next.assert_code(0);
-    assert!(
-        server.stdout.contains(
-            "frame length 4294967295 (header [ff ff ff ff]) is over the maximum of 1048576 bytes"
-        ),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "frame length 4294967295 (header [ff ff ff ff]) is over the maximum of 1048576 bytes",
     );
 }
 
 #[test]
 fn a_client_that_closes_mid_header_or_mid_body_gets_a_clear_error_and_no_hang() {
-    let server = start_server(SERVER, &["--max-clients", "3"]);
-    let port = server.port;
+    let session = Session::start(SERVER, &["--max-clients", "3"]);
     // Two bytes of a header, then the client closes.
-    assert!(raw_peer(&server, &[0, 0]).is_empty());
+    assert_eq!(raw_peer(&session, &[0, 0]), b"", "nothing comes back");
     // A header announcing 10 bytes, 3 of them, then the client closes.
-    assert!(raw_peer(&server, b"\x00\x00\x00\x0aseq").is_empty());
-    let next = run_client(CLIENT, &server, &[], Some("seq 2\n"));
-    let server = server.finish();
+    assert_eq!(raw_peer(&session, b"\x00\x00\x00\x0aseq"), b"");
+    let next = session.client(CLIENT, &[], Some("seq 2\n"));
+    let server = session.finish();
     server.assert_code(0);
     next.assert_code(0);
-    assert!(
-        server.stdout.contains(
-            "the peer closed the connection in the middle of a frame header (2 of 4 bytes)"
-        ),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "the peer closed the connection in the middle of a frame header (2 of 4 bytes)",
     );
-    assert!(
-        server.stdout.contains(
-            "the peer closed the connection in the middle of a frame body (3 of 10 bytes received)"
-        ),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "the peer closed the connection in the middle of a frame body (3 of 10 bytes received)",
     );
-    assert_transcript(
-        "lesson05_truncated",
-        &session_transcript(&server, port, SERVER, &[&next]),
-    );
+    assert_transcript("lesson05_truncated", &transcript(&[&server, &next]));
 }
 
 /// A one-client fake server: reads one framed request, answers with `reply` (whatever
@@ -264,25 +212,19 @@ fn the_client_reports_a_reply_cut_short_or_too_long_and_exits_with_code_1() {
         client.assert_code(1);
         runs.push(client);
     }
-    assert_eq!(
-        runs[0].stderr.trim(),
+    runs[0].assert_error(
         "error: receiving the reply: the peer closed the connection in the middle of a frame \
-         header (2 of 4 bytes)"
+         header (2 of 4 bytes)",
     );
-    assert_eq!(
-        runs[1].stderr.trim(),
+    runs[1].assert_error(
         "error: receiving the reply: the peer closed the connection in the middle of a frame \
-         body (3 of 10 bytes received)"
+         body (3 of 10 bytes received)",
     );
-    assert!(
-        runs[2].stderr.starts_with(
-            "error: receiving the reply: frame length 4294967295 (header [ff ff ff ff]) is over"
-        ),
-        "{}",
-        runs[2].stderr
+    runs[2].assert_stderr_starts_with(
+        "error: receiving the reply: frame length 4294967295 (header [ff ff ff ff]) is over",
     );
     let runs: Vec<&Run> = runs.iter().collect();
-    assert_transcript("lesson05_client_refuses", &transcript(None, None, &runs));
+    assert_transcript("lesson05_client_refuses", &transcript(&runs));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -290,32 +232,24 @@ fn the_client_reports_a_reply_cut_short_or_too_long_and_exits_with_code_1() {
 
 #[test]
 fn classic_mode_serves_the_rust_client_with_a_native_order_header() {
-    let server = start_server(SERVER, &["--classic", "--max-clients", "1", "--trace"]);
-    let port = server.port;
-    let client = run_client(CLIENT, &server, &["--classic"], Some("seq 3\n"));
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--classic", "--max-clients", "1", "--trace"]);
+    let client = session.client(CLIENT, &["--classic"], Some("seq 3\n"));
+    let server = session.finish();
     server.assert_code(0);
     client.assert_code(0);
     assert_eq!(reply_lines(&client), ["1", "2", "3"]);
-    assert_transcript(
-        "lesson05_classic",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    assert_transcript("lesson05_classic", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn classic_mode_takes_two_quick_requests_as_one_command() {
     // The flaw --classic keeps: the request has no frame. Two commands that reach the server
     // before it reads (here: written at once) are read as ONE command.
-    let server = start_server(SERVER, &["--classic", "--max-clients", "1"]);
-    let got = raw_peer(&server, b"seq 2seq 3");
-    let server = server.finish();
+    let session = Session::start(SERVER, &["--classic", "--max-clients", "1"]);
+    let got = raw_peer(&session, b"seq 2seq 3");
+    let server = session.finish();
     server.assert_code(0);
-    assert!(
-        server.stdout.contains("command: seq 2seq 3"),
-        "{}",
-        server.stdout
-    );
+    server.assert_stdout_contains("command: seq 2seq 3");
     // One reply, not two.
     let len = u32::from_le_bytes([got[0], got[1], got[2], got[3]]) as usize;
     assert_eq!(got.len(), 4 + len, "{got:?}");
@@ -323,10 +257,10 @@ fn classic_mode_takes_two_quick_requests_as_one_command() {
 
 #[test]
 fn the_courses_python_client_works_unchanged_against_classic_mode() {
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
-    let server = start_server(SERVER, &["--classic", "--max-clients", "1"]);
+    let session = Session::start(SERVER, &["--classic", "--max-clients", "1"]);
     // The course's struct client, with input() replaced by a fixed list of commands and
     // the output decoded as UTF-8. Its framing code is unchanged: recv(4), unpack('i'),
     // then recv(1024) until total_size bytes are in.
@@ -349,30 +283,20 @@ for cmd in ['seq 1000', 'seq 3']:
     print(res.decode('utf-8'), end='')
 phone.close()
 "#,
-        port = server.port
+        port = session.port
     );
-    let port = server.port;
     let printed = run_python(&script);
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
     assert_eq!(printed, format!("{}{}", seq(1000), seq(3)));
-    assert!(
-        server
-            .stdout
-            .contains("replied with 3893 bytes (header [35 0f 00 00])"),
-        "{}",
-        server.stdout
-    );
+    server.assert_stdout_contains("replied with 3893 bytes (header [35 0f 00 00])");
     // The server's side of it (what Python printed is checked above, byte for byte).
-    assert_transcript(
-        "lesson05_classic_python",
-        &session_transcript(&server, port, SERVER, &[]),
-    );
+    assert_transcript("lesson05_classic_python", &transcript(&[&server]));
 }
 
 #[test]
 fn the_rust_client_in_classic_mode_works_against_the_courses_python_server() {
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
     // The course's struct server, framing unchanged (struct.pack('i', total_size), then the
@@ -385,7 +309,7 @@ phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 phone.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 phone.bind(('127.0.0.1', 0))
 phone.listen(5)
-print(phone.getsockname()[1], flush=True)
+print('listening on %s:%d' % phone.getsockname(), flush=True)
 conn, client_addr = phone.accept()
 while 1:
     cmd = conn.recv(1024)
@@ -401,22 +325,22 @@ while 1:
 conn.close()
 phone.close()
 "#;
-    let mut python = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start python3");
-    let mut stdout = std::io::BufReader::new(python.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut stdout, &mut line).expect("port line");
-    let port: u16 = line.trim().parse().expect("python printed its port");
+    let python = socket_lab::spawn::start(
+        std::process::Command::new("python3").args(["-c", script]),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let port = python.addr.port().to_string();
     let client = run(
         CLIENT,
-        &["--classic", "--head", "2", "--port", &port.to_string()],
+        &["--classic", "--head", "2", "--port", &port],
         Some("hello\nworld\n"),
     );
-    let status = python.wait().expect("python exits");
-    assert!(status.success());
+    let status = python
+        .child
+        .wait_with_output()
+        .expect("python exits")
+        .status;
+    assert!(status.success(), "the Python server failed: {status}");
     client.assert_code(0);
     assert_eq!(
         reply_lines(&client),
@@ -433,10 +357,11 @@ phone.close()
 
 #[test]
 fn a_python_peer_using_struct_pack_i_both_ways_talks_to_native_mode() {
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
-    let server = start_server(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
+    let session =
+        Session::start(SERVER, &["--byte-order", "native", "--max-clients", "1"]);
     let script = format!(
         r#"
 import socket
@@ -456,10 +381,10 @@ for cmd in [b'seq 1000', b'seq 3']:
     print(recv_exactly(size).decode('utf-8'), end='')
 s.close()
 "#,
-        port = server.port
+        port = session.port
     );
     let printed = run_python(&script);
-    server.finish().assert_code(0);
+    session.finish().assert_code(0);
     assert_eq!(printed, format!("{}{}", seq(1000), seq(3)));
 }
 
@@ -468,39 +393,26 @@ s.close()
 
 #[test]
 fn handshake_mode_announces_the_size_waits_for_start_then_sends() {
-    let server = start_server(SERVER, &["--handshake", "--max-clients", "1", "--trace"]);
-    let port = server.port;
-    let client = run_client(
-        CLIENT,
-        &server,
-        &["--handshake", "--trace"],
-        Some("seq 5\n"),
-    );
-    let server = server.finish();
+    let session =
+        Session::start(SERVER, &["--handshake", "--max-clients", "1", "--trace"]);
+    let client = session.client(CLIENT, &["--handshake", "--trace"], Some("seq 5\n"));
+    let server = session.finish();
     server.assert_code(0);
     client.assert_code(0);
     assert_eq!(reply_lines(&client).last(), Some(&"5"));
-    assert!(
-        server.stdout.contains("sent `Ready|10`, got `Start`"),
-        "{}",
-        server.stdout
-    );
-    assert_transcript(
-        "lesson05_handshake",
-        &session_transcript(&server, port, SERVER, &[&client]),
-    );
+    server.assert_stdout_contains("sent `Ready|10`, got `Start`");
+    assert_transcript("lesson05_handshake", &transcript(&[&server, &client]));
 }
 
 #[test]
 fn handshake_mode_carries_a_long_reply_whole() {
-    let server = start_server(SERVER, &["--handshake", "--max-clients", "1"]);
-    let client = run_client(
+    let session = Session::start(SERVER, &["--handshake", "--max-clients", "1"]);
+    let client = session.client(
         CLIENT,
-        &server,
         &["--handshake", "--lowercase"],
         Some("seq 1000\nseq 3\n"),
     );
-    server.finish().assert_code(0);
+    session.finish().assert_code(0);
     client.assert_code(0);
     assert_eq!(
         reply_lines(&client).join("\n") + "\n",
@@ -510,8 +422,8 @@ fn handshake_mode_carries_a_long_reply_whole() {
 
 #[test]
 fn handshake_mode_refuses_an_answer_other_than_start() {
-    let server = start_server(SERVER, &["--handshake", "--max-clients", "2"]);
-    let mut peer = TcpStream::connect(server.addr()).expect("connect");
+    let session = Session::start(SERVER, &["--handshake", "--max-clients", "2"]);
+    let mut peer = TcpStream::connect(session.addr()).expect("connect");
     peer.write_all(b"seq 3").expect("send");
     let mut tag = [0u8; 64];
     let n = peer.read(&mut tag).expect("ready");
@@ -520,21 +432,17 @@ fn handshake_mode_refuses_an_answer_other_than_start() {
     let mut rest = Vec::new();
     let _ = peer.read_to_end(&mut rest);
     assert!(rest.is_empty(), "{rest:?}");
-    let next = run_client(CLIENT, &server, &["--handshake"], Some("seq 1\n"));
-    let server = server.finish();
+    let next = session.client(CLIENT, &["--handshake"], Some("seq 1\n"));
+    let server = session.finish();
     next.assert_code(0);
-    assert!(
-        server
-            .stdout
-            .contains("expected `Start` after `Ready|6`, got \"Go\"; closing this connection"),
-        "{}",
-        server.stdout
+    server.assert_stdout_contains(
+        "expected `Start` after `Ready|6`, got \"Go\"; closing this connection",
     );
 }
 
 #[test]
 fn the_courses_python_handshake_clients_work_in_both_spellings() {
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
     // The course's two handshake clients: `Ready|`/`Start` (startswith) and `ready|`/`start`
@@ -545,7 +453,7 @@ fn the_courses_python_handshake_clients_work_in_both_spellings() {
     ] {
         let mut args = flags.to_vec();
         args.extend(["--max-clients", "1"]);
-        let server = start_server(SERVER, &args);
+        let session = Session::start(SERVER, &args);
         let script = format!(
             r#"
 import socket
@@ -566,19 +474,13 @@ if ready_tag.startswith('{ready}'):
     print(str(recv_msg, encoding='utf8'), end='')
 s.close()
 "#,
-            port = server.port
+            port = session.port
         );
         let printed = run_python(&script);
-        let server = server.finish();
+        let server = session.finish();
         server.assert_code(0);
         assert_eq!(printed, seq(1000), "with {flags:?}");
-        assert!(
-            server
-                .stdout
-                .contains(&format!("sent `{ready}|3893`, got `{start}`")),
-            "{}",
-            server.stdout
-        );
+        server.assert_stdout_contains(&format!("sent `{ready}|3893`, got `{start}`"));
     }
 }
 
@@ -588,9 +490,7 @@ s.close()
 #[test]
 fn help_explains_every_option() {
     for bin in [SERVER, CLIENT] {
-        let help = run(bin, &["--help"], None);
-        help.assert_code(0);
-        assert_transcript(&format!("{}_help", bin.replace('-', "_")), &help.stdout);
+        assert_help(&run(bin, &["--help"], None));
     }
 }
 
@@ -598,7 +498,7 @@ fn help_explains_every_option() {
 fn classic_and_a_byte_order_cannot_be_combined() {
     let run = run(SERVER, &["--classic", "--byte-order", "network"], None);
     run.assert_code(2);
-    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    run.assert_stderr_contains("cannot be used with");
 }
 
 #[test]
@@ -607,7 +507,7 @@ fn the_courses_python_client_spins_forever_on_a_reply_cut_short() {
     // `while recv_size < total_size: recv_data = phone.recv(1024) ...`, never checks for b''.
     // When the server closes after 3 of 10 announced bytes, every recv returns b'' at once and
     // recv_size never moves: the loop would spin forever. We let it go round 1000 times.
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -646,23 +546,18 @@ print(total_size, recv_size, rounds)
 }
 
 #[test]
-fn demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
-    let demo = run("lab", &["demo", "05"], None);
-    demo.assert_code(0);
-    for expected in [
+fn lab_demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
+    run_demo("05").assert_shows(&[
         "client │ … and 997 more lines (3893 bytes in all)",
         "frame length 83886080 (header [05 00 00 00]) is over the maximum",
-        "demo finished (server exit code 0)",
-    ] {
-        assert!(demo.stdout.contains(expected), "{}", demo.stdout);
-    }
+    ]);
 }
 
 #[test]
 fn a_reply_over_the_maximum_becomes_a_short_error_reply() {
-    let server = start_server(SERVER, &["--max-frame", "100", "--max-clients", "1"]);
-    let client = run_client(CLIENT, &server, &[], Some("text 500\nseq 2\n"));
-    server.finish().assert_code(0);
+    let session = Session::start(SERVER, &["--max-frame", "100", "--max-clients", "1"]);
+    let client = session.client(CLIENT, &[], Some("text 500\nseq 2\n"));
+    session.finish().assert_code(0);
     client.assert_code(0);
     assert_eq!(
         reply_lines(&client),
@@ -676,13 +571,12 @@ fn a_reply_over_the_maximum_becomes_a_short_error_reply() {
 
 #[test]
 fn the_client_will_not_send_a_command_over_its_maximum() {
-    let server = start_server(SERVER, &["--max-clients", "1"]);
-    let client = run_client(CLIENT, &server, &["--max-frame", "4"], Some("seq 10\n"));
-    server.finish().assert_code(0);
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let client = session.client(CLIENT, &["--max-frame", "4"], Some("seq 10\n"));
+    session.finish().assert_code(0);
     client.assert_code(1);
-    assert_eq!(
-        client.stderr.trim(),
+    client.assert_error(
         "error: sending the command: cannot send 6 bytes: the maximum frame is 4 bytes \
-         (raise --max-frame)"
+         (raise the maximum)",
     );
 }

@@ -12,7 +12,8 @@ const SERVER: &str = "lesson06-server";
 const CLIENT: &str = "lesson06-client";
 
 /// SHA-256 of `hello\n`.
-const HELLO_SHA256: &str = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+const HELLO_SHA256: &str =
+    "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
 
 /// A scratch directory with the server's folder and the client's folder side by side, so a
 /// name that climbs out of the server's folder would land somewhere we can look.
@@ -44,11 +45,11 @@ impl Lab {
         path.to_string_lossy().into_owned()
     }
 
-    fn server(&self, args: &[&str]) -> Server {
+    fn server(&self, args: &[&str]) -> Session {
         let root = self.root().to_string_lossy().into_owned();
         let mut all = vec!["--root", root.as_str()];
         all.extend_from_slice(args);
-        start_server(SERVER, &all)
+        Session::start(SERVER, &all)
     }
 
     /// The names in a directory, hidden ones too, sorted.
@@ -62,12 +63,14 @@ impl Lab {
         names
     }
 
-    /// Scratch paths read as a student's: `server-files`, and client files in the current folder.
+    /// Scratch paths read as a student's: the programs' default folders under target/, and
+    /// client files in the current folder.
     fn redact(&self, text: &str) -> String {
         let local = self.local().to_string_lossy().into_owned();
+        let root = self.root().to_string_lossy().into_owned();
         text.replace(&format!("{local}/"), "")
-            .replace(&local, "client-files")
-            .replace(&self.root().to_string_lossy().into_owned(), "server-files")
+            .replace(&local, "target/lesson06/downloads")
+            .replace(&root, "target/lesson06/server-files")
     }
 }
 
@@ -81,8 +84,8 @@ fn frame(header: &str, body: &[u8]) -> Vec<u8> {
 
 /// A hand-made peer: sends `bytes`, closes its sending side, and returns everything the
 /// server sent back until it closed.
-fn raw_peer(server: &Server, bytes: &[u8]) -> Vec<u8> {
-    let mut conn = TcpStream::connect(server.addr()).expect("connect");
+fn raw_peer(session: &Session, bytes: &[u8]) -> Vec<u8> {
+    let mut conn = TcpStream::connect(session.addr()).expect("connect");
     conn.write_all(bytes).expect("send");
     let _ = conn.shutdown(Shutdown::Write);
     let mut back = Vec::new();
@@ -121,14 +124,13 @@ fn exchange(what: &str, back: &[u8]) -> String {
 #[test]
 fn put_then_get_round_trips_a_file_and_checks_its_sha256() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "2"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "2"]);
     let file = lab.local_file("notes.txt", b"hello\n");
-    let put = run_client(CLIENT, &server, &["put", &file], None);
+    let put = session.client(CLIENT, &["put", &file], None);
     std::fs::remove_file(&file).expect("remove the original");
     let out = lab.local().to_string_lossy().into_owned();
-    let get = run_client(CLIENT, &server, &["get", "notes.txt", "--out", &out], None);
-    let server = server.finish();
+    let get = session.client(CLIENT, &["get", "notes.txt", "--out", &out], None);
+    let server = session.finish();
     put.assert_code(0);
     get.assert_code(0);
     server.assert_code(0);
@@ -140,27 +142,24 @@ fn put_then_get_round_trips_a_file_and_checks_its_sha256() {
         std::fs::read(lab.local().join("notes.txt")).unwrap(),
         b"hello\n"
     );
-    assert!(put.stdout.contains(HELLO_SHA256), "{}", put.stdout);
-    assert!(get
-        .stdout
-        .contains("saved notes.txt (6 bytes, sha256 verified)"));
+    put.assert_stdout_contains(HELLO_SHA256);
+    get.assert_stdout_contains("saved notes.txt (6 bytes, sha256 verified)");
     // Only the finished files: no partial file left on either side.
     assert_eq!(Lab::names(&lab.root()), ["notes.txt"]);
     assert_eq!(Lab::names(&lab.local()), ["notes.txt"]);
     assert_transcript(
         "lesson06_put_get",
-        &lab.redact(&session_transcript(&server, port, SERVER, &[&put, &get])),
+        &lab.redact(&transcript(&[&server, &put, &get])),
     );
 }
 
 #[test]
 fn a_non_ascii_name_is_framed_by_bytes_not_characters() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--trace"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "1", "--trace"]);
     let file = lab.local_file("报告.txt", "季度报告\n".as_bytes());
-    let put = run_client(CLIENT, &server, &["--trace", "put", &file], None);
-    let server = server.finish();
+    let put = session.client(CLIENT, &["--trace", "put", &file], None);
+    let server = session.finish();
     put.assert_code(0);
     server.assert_code(0);
     assert_eq!(
@@ -171,20 +170,22 @@ fn a_non_ascii_name_is_framed_by_bytes_not_characters() {
     let announced = server
         .stdout
         .lines()
-        .find_map(|l| l.trim().strip_prefix("· read_exact(4) -> "))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse::<usize>().ok())
-        .expect("the trace shows the header length");
+        .find_map(|l| l.trim().strip_prefix("· read(buf of 4) -> 4 bytes "))
+        .and_then(|hex| {
+            let digits = hex.trim_matches(['[', ']']).replace(' ', "");
+            usize::from_str_radix(&digits, 16).ok()
+        })
+        .expect("the trace shows the 4 length bytes");
     let sent_header = server
         .stdout
         .lines()
-        .find_map(|l| l.split_once("-> header ").map(|(_, h)| h.to_string()))
-        .expect("the trace shows the header");
+        .find_map(|l| l.split_once(" bytes: ").map(|(_, h)| h.to_string()))
+        .expect("the trace shows the JSON header");
     assert_eq!(announced, sent_header.len());
     assert_eq!(sent_header.len(), sent_header.chars().count() + 4);
     assert_transcript(
         "lesson06_non_ascii_name",
-        &lab.redact(&session_transcript(&server, port, SERVER, &[&put])),
+        &lab.redact(&transcript(&[&server, &put])),
     );
 }
 
@@ -193,56 +194,43 @@ fn names_that_climb_out_of_the_folder_are_refused_and_the_server_goes_on() {
     let lab = Lab::new();
     std::fs::write(lab.dir.path().join("secret.txt"), "outside the root").unwrap();
     std::fs::write(lab.root().join("public.txt"), "hello\n").unwrap();
-    let server = lab.server(&["--max-clients", "6"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "6"]);
     let out = lab.local().to_string_lossy().into_owned();
-    let climb = run_client(
-        CLIENT,
-        &server,
-        &["get", "../secret.txt", "--out", &out],
-        None,
-    );
-    let absolute = run_client(
-        CLIENT,
-        &server,
-        &["get", "/etc/passwd", "--out", &out],
-        None,
-    );
-    let missing = run_client(
-        CLIENT,
-        &server,
-        &["get", "missing.txt", "--out", &out],
-        None,
-    );
+    let climb = session.client(CLIENT, &["get", "../secret.txt", "--out", &out], None);
+    let absolute = session.client(CLIENT, &["get", "/etc/passwd", "--out", &out], None);
+    let missing = session.client(CLIENT, &["get", "missing.txt", "--out", &out], None);
     let evil_put = frame(
         &format!(
             r#"{{"command":"put","file_name":"../evil.txt","total_size":6,"sha256":"{HELLO_SHA256}"}}"#
         ),
         b"hello\n",
     );
-    let evil = raw_peer(&server, &evil_put);
+    let evil = raw_peer(&session, &evil_put);
     let hidden_put = frame(
         &format!(
             r#"{{"command":"put","file_name":".profile","total_size":6,"sha256":"{HELLO_SHA256}"}}"#
         ),
         b"hello\n",
     );
-    let hidden = raw_peer(&server, &hidden_put);
+    let hidden = raw_peer(&session, &hidden_put);
     // And the server still serves a good request.
-    let good = run_client(CLIENT, &server, &["get", "public.txt", "--out", &out], None);
-    let server = server.finish();
+    let good = session.client(CLIENT, &["get", "public.txt", "--out", &out], None);
+    let server = session.finish();
     server.assert_code(0);
     for refused in [&climb, &absolute, &missing] {
         refused.assert_code(1);
         assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
     }
-    assert_eq!(
-        climb.stderr.trim(),
-        "error: the server refused: file name \"../secret.txt\" refused: it contains `..`"
+    climb.assert_error(
+        "error: the server refused: file name \"../secret.txt\" refused: it contains `..`",
     );
     good.assert_code(0);
-    assert!(reply_headers(&evil)[0].contains("refused: it contains `..`"));
-    assert!(reply_headers(&hidden)[0].contains("hidden names"));
+    assert_contains(
+        "the reply",
+        &reply_headers(&evil)[0],
+        "refused: it contains `..`",
+    );
+    assert_contains("the reply", &reply_headers(&hidden)[0], "hidden names");
     // Nothing was written outside the server's folder, nothing hidden inside it, and only
     // the good file reached the client.
     assert_eq!(
@@ -251,12 +239,7 @@ fn names_that_climb_out_of_the_folder_are_refused_and_the_server_goes_on() {
     );
     assert_eq!(Lab::names(&lab.root()), ["public.txt"]);
     assert_eq!(Lab::names(&lab.local()), ["public.txt"]);
-    let mut text = lab.redact(&session_transcript(
-        &server,
-        port,
-        SERVER,
-        &[&climb, &absolute, &missing],
-    ));
+    let mut text = lab.redact(&transcript(&[&server, &climb, &absolute, &missing]));
     text.push('\n');
     text.push_str(&exchange(
         r#"a put of "../evil.txt" (header and 6 bytes of body)"#,
@@ -264,27 +247,32 @@ fn names_that_climb_out_of_the_folder_are_refused_and_the_server_goes_on() {
     ));
     text.push_str(&exchange(r#"a put of ".profile""#, &hidden));
     text.push('\n');
-    text.push_str(&lab.redact(&redact_ports(&good.terminal(), Some(port), Some(9006))));
+    text.push_str(&lab.redact(&server.redact_ports(&good.terminal())));
     assert_transcript("lesson06_path_traversal", &text);
 }
 
 #[test]
 fn an_oversized_header_length_is_refused_before_anything_is_allocated() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "2", "--max-header", "100"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "2", "--max-header", "100"]);
     // 0xffffffff: 4 GiB of header announced. The server must not try to reserve it.
-    let huge = raw_peer(&server, &[0xff, 0xff, 0xff, 0xff]);
+    let huge = raw_peer(&session, &[0xff, 0xff, 0xff, 0xff]);
     let long_header = format!(r#"{{"command":"get","file_name":"{}"}}"#, "a".repeat(118));
     assert_eq!(long_header.len(), 150);
-    let long = raw_peer(&server, &frame(&long_header, b""));
-    let server = server.finish();
+    let long = raw_peer(&session, &frame(&long_header, b""));
+    let server = session.finish();
     server.assert_code(0);
-    assert!(
-        reply_headers(&huge)[0].contains("header length 4294967295 is over the limit of 100 bytes")
+    assert_contains(
+        "the reply",
+        &reply_headers(&huge)[0],
+        "frame length 4294967295 (header [ff ff ff ff]) is over the maximum of 100 bytes",
     );
-    assert!(reply_headers(&long)[0].contains("header length 150 is over the limit of 100 bytes"));
-    let mut text = session_transcript(&server, port, SERVER, &[]);
+    assert_contains(
+        "the reply",
+        &reply_headers(&long)[0],
+        "frame length 150 (header [00 00 00 96]) is over the maximum of 100 bytes",
+    );
+    let mut text = transcript(&[&server]);
     text.push('\n');
     text.push_str(&exchange(
         "the length [ff ff ff ff] and nothing else",
@@ -297,14 +285,13 @@ fn an_oversized_header_length_is_refused_before_anything_is_allocated() {
 #[test]
 fn a_truncated_frame_or_a_short_body_leaves_nothing_behind_and_the_server_goes_on() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "4"]);
-    let port = server.port;
-    let half_length = raw_peer(&server, &[0, 0]);
+    let session = lab.server(&["--max-clients", "4"]);
+    let half_length = raw_peer(&session, &[0, 0]);
     let mut half_header = frame(r#"{"command":"get","file_name":"a.txt"}"#, b"");
     half_header.truncate(20);
-    let half_header = raw_peer(&server, &half_header);
+    let half_header = raw_peer(&session, &half_header);
     let short_body = raw_peer(
-        &server,
+        &session,
         &frame(
             &format!(
                 r#"{{"command":"put","file_name":"big.bin","total_size":1000,"sha256":"{HELLO_SHA256}"}}"#
@@ -314,23 +301,27 @@ fn a_truncated_frame_or_a_short_body_leaves_nothing_behind_and_the_server_goes_o
     );
     // The server still works.
     let file = lab.local_file("after.txt", b"hello\n");
-    let good = run_client(CLIENT, &server, &["put", &file], None);
-    let server = server.finish();
+    let good = session.client(CLIENT, &["put", &file], None);
+    let server = session.finish();
     server.assert_code(0);
     good.assert_code(0);
-    assert!(server
-        .stdout
-        .contains("truncated frame: the connection closed after 2 of the 4 length bytes"));
-    assert!(server
-        .stdout
-        .contains("truncated frame: the connection closed after 16 of the 37 header bytes"));
-    assert!(server
-        .stdout
-        .contains("the body is shorter than total_size: the data ended after 300 of 1000 bytes"));
-    assert!(reply_headers(&short_body)[0].contains("after 300 of 1000 bytes"));
+    server.assert_stdout_contains(
+        "the peer closed the connection in the middle of a frame header (2 of 4 bytes)",
+    );
+    server.assert_stdout_contains(
+        "the peer closed the connection in the middle of a frame body (16 of 37 bytes received)",
+    );
+    server.assert_stdout_contains(
+        "the body is shorter than total_size: the data ended after 300 of 1000 bytes",
+    );
+    assert_contains(
+        "the reply",
+        &reply_headers(&short_body)[0],
+        "after 300 of 1000 bytes",
+    );
     // The 300 bytes that did arrive were deleted with their partial file.
     assert_eq!(Lab::names(&lab.root()), ["after.txt"]);
-    let mut text = session_transcript(&server, port, SERVER, &[&good]);
+    let mut text = transcript(&[&server, &good]);
     text.push('\n');
     text.push_str(&exchange(
         "2 of the 4 length bytes, then closes",
@@ -363,39 +354,37 @@ fn invalid_json_missing_fields_and_wrong_types_get_a_clear_error() {
         ),
         ("bytes that are not UTF-8", "\u{0}\u{1}"),
     ];
-    let server = lab.server(&["--max-clients", &(bad.len() + 1).to_string()]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", &(bad.len() + 1).to_string()]);
     let mut text = String::new();
     for (what, header) in bad {
-        let back = raw_peer(&server, &frame(header, b""));
+        let back = raw_peer(&session, &frame(header, b""));
         let replies = reply_headers(&back);
         assert_eq!(replies.len(), 1, "{what}: {replies:?}");
-        assert!(replies[0].starts_with(r#"{"status":"error","message":"the header is not"#));
+        let expected = r#"{"status":"error","message":"the header is not"#;
+        assert!(replies[0].starts_with(expected), "{what}: {replies:?}");
         text.push_str(&exchange(&format!("{what}: {header:?}"), &back));
     }
     let file = lab.local_file("still-ok.txt", b"hello\n");
-    let good = run_client(CLIENT, &server, &["put", &file], None);
-    let server = server.finish();
+    let good = session.client(CLIENT, &["put", &file], None);
+    let server = session.finish();
     server.assert_code(0);
     good.assert_code(0);
     assert_eq!(Lab::names(&lab.root()), ["still-ok.txt"]);
-    let text = format!(
-        "{}\n{text}",
-        session_transcript(&server, port, SERVER, &[&good])
-    );
+    let text = format!("{}\n{text}", transcript(&[&server, &good]));
     assert_transcript("lesson06_bad_headers", &lab.redact(&text));
 }
 
 #[test]
 fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "1"]);
     let wrong = "0".repeat(64);
     // Two requests on one connection: the refused put, then a good one. The second works
     // because the server read the first body to its end: the stream is still in step.
     let mut bytes = frame(
-        &format!(r#"{{"command":"put","file_name":"a.txt","total_size":6,"sha256":"{wrong}"}}"#),
+        &format!(
+            r#"{{"command":"put","file_name":"a.txt","total_size":6,"sha256":"{wrong}"}}"#
+        ),
         b"hello\n",
     );
     bytes.extend(frame(
@@ -404,15 +393,15 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
         ),
         b"hello\n",
     ));
-    let back = raw_peer(&server, &bytes);
-    let server = server.finish();
+    let back = raw_peer(&session, &bytes);
+    let server = session.finish();
     server.assert_code(0);
     let replies = reply_headers(&back);
     assert_eq!(replies.len(), 2, "{replies:?}");
-    assert!(replies[0].contains("checksum mismatch for a.txt"));
-    assert!(replies[1].starts_with(r#"{"status":"ok""#));
+    assert_contains("the reply", &replies[0], "checksum mismatch for a.txt");
+    assert!(replies[1].starts_with(r#"{"status":"ok""#), "{replies:?}");
     assert_eq!(Lab::names(&lab.root()), ["b.txt"]);
-    let mut text = session_transcript(&server, port, SERVER, &[]);
+    let mut text = transcript(&[&server]);
     text.push('\n');
     text.push_str(&exchange(
         "a put of a.txt with a wrong sha256, then a good put of b.txt, on one connection",
@@ -424,7 +413,10 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
 /// A fake lesson 06 server for one `get a.txt`: it reads the request, then answers `ok` with
 /// `total_size` and the sha256 of `hello\n` in its header, and sends `body` (which may not
 /// match either). Returns its port and the thread to join.
-fn fake_download_server(total_size: u64, body: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+fn fake_download_server(
+    total_size: u64,
+    body: Vec<u8>,
+) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let fake = std::thread::spawn(move || {
@@ -454,63 +446,60 @@ fn the_client_keeps_nothing_when_a_download_does_not_match_its_checksum() {
     );
     fake.join().expect("the fake server");
     client.assert_code(1);
-    assert!(
-        client
-            .stderr
-            .starts_with("error: checksum mismatch for a.txt: the header said sha256 5891b5b5"),
-        "{}",
-        client.stderr
+    client.assert_stderr_starts_with(
+        "error: checksum mismatch for a.txt: the header said sha256 5891b5b5",
     );
     assert_eq!(Lab::names(&lab.local()), Vec::<String>::new());
-    assert_transcript(
-        "lesson06_client_wrong_checksum",
-        &lab.redact(&redact_ports(&client.terminal(), Some(port), Some(9006))),
-    );
+    // The fake server stands where a lesson 06 server would: its port shows as 9006.
+    let text = redact_ports(&client.terminal(), Some(port), default_port(SERVER));
+    assert_transcript("lesson06_client_wrong_checksum", &lab.redact(&text));
 }
 
 #[test]
 fn a_file_of_many_chunks_arrives_byte_for_byte() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "2"]);
+    let session = lab.server(&["--max-clients", "2"]);
     // 3.5 MiB of varied bytes: several 1 MiB chunks and a partial one.
     let content: Vec<u8> = (0..3_670_016u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let file = lab.local_file("big.bin", &content);
-    let put = run_client(CLIENT, &server, &["put", &file], None);
+    let put = session.client(CLIENT, &["put", &file], None);
     std::fs::remove_file(&file).unwrap();
     let out = lab.local().to_string_lossy().into_owned();
-    let get = run_client(CLIENT, &server, &["get", "big.bin", "--out", &out], None);
-    server.finish().assert_code(0);
+    let get = session.client(CLIENT, &["get", "big.bin", "--out", &out], None);
+    session.finish().assert_code(0);
     put.assert_code(0);
     get.assert_code(0);
-    assert!(std::fs::read(lab.root().join("big.bin")).unwrap() == content);
-    assert!(std::fs::read(lab.local().join("big.bin")).unwrap() == content);
+    // Compared without printing 3.5 MiB when they differ.
+    let same = |path: PathBuf| std::fs::read(&path).is_ok_and(|bytes| bytes == content);
+    assert!(
+        same(lab.root().join("big.bin")),
+        "the server's copy differs"
+    );
+    assert!(
+        same(lab.local().join("big.bin")),
+        "the downloaded copy differs"
+    );
     // Not a terminal: no progress line anywhere.
-    assert!(put.stderr.is_empty() && get.stderr.is_empty());
+    assert_eq!(put.stderr, "", "put drew a progress line");
+    assert_eq!(get.stderr, "", "get drew a progress line");
 }
 
 #[test]
 fn mismatched_byte_orders_are_caught_by_the_header_limit() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--byte-order", "native"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "1", "--byte-order", "native"]);
     let file = lab.local_file("a.txt", b"hello\n");
-    let client = run_client(CLIENT, &server, &["put", &file], None);
-    let server = server.finish();
+    let client = session.client(CLIENT, &["put", &file], None);
+    let server = session.finish();
     server.assert_code(0);
     client.assert_code(1);
-    assert!(
-        server
-            .stdout
-            .contains("(does the other side use the same --byte-order?)"),
-        "{}",
-        server.stdout
-    );
+    server.assert_stdout_contains("Do both sides use the same --byte-order?");
     assert_eq!(Lab::names(&lab.root()), Vec::<String>::new());
     assert_transcript(
         "lesson06_byte_order_mismatch",
-        &lab.redact(&session_transcript(&server, port, SERVER, &[&client])),
+        &lab.redact(&transcript(&[&server, &client])),
     );
 }
 
@@ -521,28 +510,20 @@ fn a_file_that_cannot_be_sent_is_refused_before_connecting() {
     let missing = lab.local().join("nope.txt").to_string_lossy().into_owned();
     let client = run(CLIENT, &["put", &missing, "--port", &port], None);
     client.assert_code(1);
-    assert!(
-        client.stderr.starts_with("error: cannot send"),
-        "{}",
-        client.stderr
-    );
+    client.assert_stderr_starts_with("error: cannot send");
     let folder = lab.local().to_string_lossy().into_owned();
     let client = run(CLIENT, &["put", &folder, "--port", &port], None);
     client.assert_code(1);
-    assert!(
-        client.stderr.contains("not a regular file"),
-        "{}",
-        client.stderr
-    );
+    client.assert_stderr_contains("not a regular file");
 }
 
 #[test]
 fn a_python_peer_using_struct_pack_i_can_put_a_file_in_native_mode() {
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--byte-order", "native"]);
+    let session = lab.server(&["--max-clients", "1", "--byte-order", "native"]);
     // Python's json.dumps escapes 报告 as \u62a5\u544a; the server reads it back as UTF-8.
     let script = format!(
         "import socket, struct, json, hashlib\n\
@@ -555,10 +536,10 @@ fn a_python_peer_using_struct_pack_i_can_put_a_file_in_native_mode() {
          size = struct.unpack('i', s.recv(4))[0]\n\
          print(json.loads(s.recv(size).decode('utf-8'))['status'])\n\
          s.close()\n",
-        server.port
+        session.port
     );
     let printed = run_python(&script);
-    server.finish().assert_code(0);
+    session.finish().assert_code(0);
     assert_eq!(printed, "ok\n");
     assert_eq!(
         std::fs::read(lab.root().join("报告.txt")).unwrap(),
@@ -569,10 +550,9 @@ fn a_python_peer_using_struct_pack_i_can_put_a_file_in_native_mode() {
 #[test]
 fn commands_run_over_the_json_header_framing() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--trace"]);
-    let port = server.port;
-    let client = run_client(CLIENT, &server, &["run"], Some("echo hello json\nseq 3\n"));
-    let server = server.finish();
+    let session = lab.server(&["--max-clients", "1", "--trace"]);
+    let client = session.client(CLIENT, &["run"], Some("echo hello json\nseq 3\n"));
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
     let lines: Vec<&str> = client.stdout.lines().collect();
@@ -584,7 +564,7 @@ fn commands_run_over_the_json_header_framing() {
     );
     assert_transcript(
         "lesson06_run",
-        &lab.redact(&session_transcript(&server, port, SERVER, &[&client])),
+        &lab.redact(&transcript(&[&server, &client])),
     );
 }
 
@@ -593,12 +573,11 @@ fn the_courses_json_header_client_works_against_classic_mode() {
     // The course's final client, as it talks on the wire: the command unframed; then
     // struct.unpack('i') of 4 bytes, one recv of the header, json.loads, and recv(1024)
     // until total_size bytes. Skipped where python3 is missing.
-    if !python3_available() {
+    if skip_without("python3") {
         return;
     }
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--classic"]);
-    let port = server.port;
+    let session = lab.server(&["--max-clients", "1", "--classic"]);
     let script = format!(
         "import socket, struct, json\n\
          phone = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
@@ -616,17 +595,17 @@ fn the_courses_json_header_client_works_against_classic_mode() {
          \x20       recv_size += len(recv_data)\n\
          \x20   print(res.decode('gbk'), end='')\n\
          phone.close()\n",
-        server.port
+        session.port
     );
     let printed = run_python(&script);
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
     assert_eq!(printed, "hello from python\n1\n2\n3\n");
     assert_transcript(
         "lesson06_classic_python",
         &format!(
             "{}\n$ python3 course_client.py   (the course's JSON-header client)\n{printed}",
-            lab.redact(&session_transcript(&server, port, SERVER, &[]))
+            lab.redact(&transcript(&[&server]))
         ),
     );
 }
@@ -634,54 +613,36 @@ fn the_courses_json_header_client_works_against_classic_mode() {
 #[test]
 fn our_client_speaks_the_classic_protocol_too() {
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1", "--classic"]);
-    let client = run_client(
-        CLIENT,
-        &server,
-        &["--classic", "run"],
-        Some("echo classic\n"),
-    );
-    server.finish().assert_code(0);
+    let session = lab.server(&["--max-clients", "1", "--classic"]);
+    let client = session.client(CLIENT, &["--classic", "run"], Some("echo classic\n"));
+    session.finish().assert_code(0);
     client.assert_code(0);
     assert_eq!(client.stdout.lines().last(), Some("classic"));
 }
 
 #[test]
-fn the_lab_demo_puts_gets_and_runs_and_ends_by_itself() {
-    let demo = run("lab", &["demo", "06"], None);
-    demo.assert_code(0);
-    for expected in [
+fn lab_demo_06_puts_gets_and_runs_and_ends_by_itself() {
+    run_demo("06").assert_shows(&[
         "client │ server: stored Cargo.toml (",
         "client │ saved Cargo.toml (",
         "client │ 3",
         "server │ served 3 clients, stopping",
-    ] {
-        assert!(
-            demo.stdout.contains(expected),
-            "{expected}\n{}",
-            demo.stdout
-        );
-    }
+    ]);
 }
 
 #[test]
 fn a_progress_line_is_drawn_only_on_a_terminal() {
-    // `script` runs the client in a pseudo-terminal, as a person would. Skipped without it.
-    let has_script = std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        eprintln!("skipped: script (util-linux) is not installed");
+    // `script` (util-linux) runs the client in a pseudo-terminal, as a person would.
+    if skip_without("script") {
         return;
     }
     let lab = Lab::new();
-    let server = lab.server(&["--max-clients", "1"]);
+    let session = lab.server(&["--max-clients", "1"]);
     let file = lab.local_file("big.bin", &vec![1u8; 3 * 1024 * 1024]);
     let client = format!(
         "{} put {file} --port {} --color never",
         bin_path(CLIENT).display(),
-        server.port
+        session.port
     );
     let on_terminal = std::process::Command::new("script")
         .args(["-qec", &client, "/dev/null"])
@@ -689,17 +650,16 @@ fn a_progress_line_is_drawn_only_on_a_terminal() {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run script");
-    server.finish().assert_code(0);
+    session.finish().assert_code(0);
     let text = String::from_utf8_lossy(&on_terminal.stdout);
-    assert!(on_terminal.status.success(), "{text}");
+    assert!(on_terminal.status.success(), "the client failed:\n{text}");
     // Redrawn in place with \r, up to 100%, then a newline.
-    assert!(
-        text.contains("\rbig.bin:  33% (1.0 of 3.0 MiB)"),
-        "{text:?}"
-    );
-    assert!(
-        text.contains("\rbig.bin: 100% (3.0 of 3.0 MiB)\r\n"),
-        "{text:?}"
+    let text = format!("{text:?}");
+    assert_contains("the terminal", &text, r#"\rbig.bin:  33% (1.0 of 3.0 MiB)"#);
+    assert_contains(
+        "the terminal",
+        &text,
+        r#"\rbig.bin: 100% (3.0 of 3.0 MiB)\r\n"#,
     );
     // The same transfer with stderr not a terminal draws nothing (see
     // a_file_of_many_chunks_arrives_byte_for_byte).
@@ -718,9 +678,8 @@ fn the_client_keeps_nothing_when_a_download_is_cut_short() {
     );
     fake.join().expect("the fake server");
     client.assert_code(1);
-    assert_eq!(
-        client.stderr.trim(),
-        "error: the body is shorter than total_size: the data ended after 10 of 1000 bytes"
+    client.assert_error(
+        "error: the body is shorter than total_size: the data ended after 10 of 1000 bytes",
     );
     assert_eq!(Lab::names(&lab.local()), Vec::<String>::new());
 }

@@ -1,5 +1,5 @@
-//! Lesson 08: a socketserver-style threaded server, compared with lesson 02, and the group
-//! chat, run for real over 127.0.0.1.
+//! Lesson 08: a server with a thread per client, the same server on the socketserver module,
+//! compared with lesson 02, and the group chat, run for real over 127.0.0.1.
 //!
 //! Where the order of events between several clients matters, the test drives raw sockets
 //! itself, one step at a time, and waits for each step's visible effect (a reply, a line, the
@@ -13,10 +13,12 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use socket2::SockRef;
+use socket_lab::out::plural;
 
 const SERVER: &str = "lesson08-server";
+const SOCKETSERVER: &str = "lesson08-socketserver-echo";
 const CLIENT: &str = "lesson08-client";
-const CHAT: &str = "lesson08-chat";
+const CHAT: &str = "lesson08-chat-server";
 const CHAT_CLIENT: &str = "lesson08-chat-client";
 
 /// How long "no reply" must last to count as "not answered". A reply on loopback takes well
@@ -65,7 +67,14 @@ impl Peer {
             }
             self.conn.set_read_timeout(Some(left)).expect("timeout");
             match self.conn.read(&mut buf) {
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut
+                    ) =>
+                {
+                    break
+                }
                 // A signal (the harness's SIGCHLD) cuts a read with a timeout short: go on waiting.
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 other => panic!("{} expected no reply yet, got {other:?}", self.name),
@@ -141,20 +150,30 @@ fn read_retrying(conn: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize>
 }
 
 /// The server's terminal, then what the test's clients did, as the book shows it.
-fn scripted_transcript(server: &Run, port: u16, bin: &str, log: &[String]) -> String {
-    let mut text = session_transcript(server, port, bin, &[]);
+fn scripted_transcript(server: &Run, log: &[String]) -> String {
+    let mut text = transcript(&[server]);
     text.push_str("\n# the clients, step by step:\n");
     for line in log {
-        text.push_str(&redact_ports(line, Some(port), default_port(bin)));
+        text.push_str(&server.redact_ports(line));
         text.push('\n');
     }
     text
 }
 
-#[test]
-fn two_clients_are_answered_while_both_are_connected() {
-    let server = start_server(SERVER, &["--max-clients", "2"]);
-    let (port, addr) = (server.port, server.addr());
+/// How many threads the process `pid` runs now (Linux: `/proc/PID/task` has one entry each).
+fn threads_of(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+    tasks
+        .map(|t| t.count())
+        .expect("/proc/PID/task (this lab measures on Linux)")
+}
+
+/// Two clients, driven step by step, against `bin`: A is answered; B connects and is answered
+/// while A is still connected; A leaves; B is still served, then resets. Returns the server's
+/// run and what the clients did.
+fn two_clients_at_once(bin: &str) -> (Run, Vec<String>) {
+    let session = Session::start(bin, &["--max-clients", "2"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let mut a = Peer::connect("A", &addr, log);
     assert_eq!(a.round_trip("hello from a", log), "HELLO FROM A");
@@ -166,24 +185,57 @@ fn two_clients_are_answered_while_both_are_connected() {
     // A's leaving does not disturb B, and neither does B's reset disturb the server.
     assert_eq!(b.round_trip("b still served", log), "B STILL SERVED");
     b.resets(log);
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
-    assert!(
-        server.stdout.contains("(serving 2 clients now)"),
-        "{}",
-        server.stdout
-    );
-    assert!(server.stdout.contains("served 2 clients, stopping"));
-    assert_transcript(
-        "lesson08_two_at_once",
-        &scripted_transcript(&server, port, SERVER, log),
-    );
+    server.assert_stdout_contains("(serving 2 clients now)");
+    server.assert_stdout_contains("served 2 clients, stopping");
+    (server, log.to_vec())
+}
+
+#[test]
+fn two_clients_are_answered_while_both_are_connected() {
+    let (server, log) = two_clients_at_once(SERVER);
+    assert_transcript("lesson08_two_at_once", &scripted_transcript(&server, &log));
+}
+
+#[test]
+fn the_plain_server_runs_a_thread_for_each_connected_client() {
+    let session = Session::start(SERVER, &["--max-clients", "2"]);
+    let (addr, pid) = (session.addr(), session.pid());
+    let log = &mut Vec::new();
+    let threads = |log: &mut Vec<String>| {
+        let n = threads_of(pid);
+        log.push(format!("/proc: the server runs {}", plural(n, "thread")));
+        n
+    };
+    assert_eq!(threads(log), 1, "before any client: only the accept loop");
+    let mut a = Peer::connect("A", &addr, log);
+    assert_eq!(a.round_trip("a", log), "A");
+    assert_eq!(threads(log), 2, "A is served by a thread of its own");
+    let mut b = Peer::connect("B", &addr, log);
+    assert_eq!(b.round_trip("b", log), "B");
+    assert_eq!(threads(log), 3, "and B by another, at the same time");
+    a.leaves(log);
+    b.leaves(log);
+    let server = session.finish();
+    server.assert_code(0);
+    assert_transcript("lesson08_a_thread_each", &scripted_transcript(&server, log));
+}
+
+#[test]
+fn the_socketserver_echo_serves_like_the_plain_server() {
+    let (plain, plain_log) = two_clients_at_once(SERVER);
+    let (framework, framework_log) = two_clients_at_once(SOCKETSERVER);
+    // Same lines on the server's terminal (ports aside), same replies for the clients.
+    let lines = |run: &Run| redact_ports(&run.stdout, None, None);
+    assert_eq!(lines(&framework), lines(&plain));
+    assert_eq!(framework_log, plain_log);
 }
 
 #[test]
 fn lesson02_answers_a_second_client_only_after_the_first_leaves() {
-    let server = start_server("lesson02-server", &["--max-clients", "2"]);
-    let (port, addr) = (server.port, server.addr());
+    let session = Session::start("lesson02-server", &["--max-clients", "2"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let mut a = Peer::connect("A", &addr, log);
     assert_eq!(a.round_trip("hello from a", log), "HELLO FROM A");
@@ -198,18 +250,18 @@ fn lesson02_answers_a_second_client_only_after_the_first_leaves() {
     // Only now does the server accept B and answer what B sent long ago.
     b.gets("HELLO FROM B", log);
     b.leaves(log);
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
     assert_transcript(
         "lesson08_lesson02_one_at_a_time",
-        &scripted_transcript(&server, port, "lesson02-server", log),
+        &scripted_transcript(&server, log),
     );
 }
 
 #[test]
 fn a_pool_of_one_worker_serves_one_client_at_a_time() {
-    let server = start_server(SERVER, &["--max-clients", "2", "--pool", "1"]);
-    let addr = server.addr();
+    let session = Session::start(SOCKETSERVER, &["--max-clients", "2", "--pool", "1"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let mut a = Peer::connect("A", &addr, log);
     assert_eq!(a.round_trip("a", log), "A");
@@ -219,63 +271,51 @@ fn a_pool_of_one_worker_serves_one_client_at_a_time() {
     a.leaves(log);
     b.gets("B", log);
     b.leaves(log);
-    server.finish().assert_code(0);
+    session.finish().assert_code(0);
 }
 
 #[test]
 fn one_client_with_three_connections_gets_every_reply() {
-    let server = start_server(SERVER, &["--max-clients", "3"]);
-    let port = server.port;
-    let client = run_client(
+    let session = Session::start(SERVER, &["--max-clients", "3"]);
+    let client = session.client(
         CLIENT,
-        &server,
         &["--connections", "3"],
         Some("hello\nhow are you?\n"),
     );
-    let server = server.finish();
+    let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
     for i in 1..=3 {
-        assert!(client.stdout.contains(&format!("connection {i}: HELLO\n")));
-        assert!(client
-            .stdout
-            .contains(&format!("connection {i}: HOW ARE YOU?\n")));
+        client.assert_stdout_contains(&format!("connection {i}: HELLO\n"));
+        client.assert_stdout_contains(&format!("connection {i}: HOW ARE YOU?\n"));
     }
-    assert_eq!(server.stdout.matches("connection from").count(), 3);
-    assert_eq!(server.stdout.matches("received from").count(), 6);
-    assert!(server.stdout.contains("served 3 clients, stopping"));
+    server.assert_count("connection from", 3);
+    server.assert_count("received from", 6);
+    server.assert_stdout_contains("served 3 clients, stopping");
     // The server's lines come from three threads in an order that varies: only the
     // client's terminal is a transcript.
     assert_transcript(
         "lesson08_three_connections",
-        &transcript(Some(port), default_port(SERVER), &[&client]),
+        &server.redact_ports(&client.terminal()),
     );
 }
 
 #[test]
 fn the_same_client_against_lesson02_gives_up_on_the_second_connection() {
-    let server = start_server("lesson02-server", &[]);
-    let port = server.port;
-    let client = run_client(
+    let session = Session::start("lesson02-server", &[]);
+    let client = session.client(
         CLIENT,
-        &server,
-        &["--connections", "2", "--timeout", "1"],
+        &["--connections", "2", "--timeout-ms", "1000"],
         Some("hello\n"),
     );
-    server.stop();
+    let port = session.port;
+    session.stop();
     client.assert_code(1);
-    assert!(client.stdout.contains("connection 1: HELLO"));
-    assert!(
-        client
-            .stderr
-            .contains("no reply on connection 2 within 1 s"),
-        "{}",
-        client.stderr
-    );
-    assert_transcript(
-        "lesson08_client_against_lesson02",
-        &transcript(Some(port), default_port(SERVER), &[&client]),
-    );
+    client.assert_stdout_contains("connection 1: HELLO");
+    client.assert_stderr_contains("no reply on connection 2 within 1000 ms");
+    // Shown as a student runs it: lesson02-server started on lesson 08's port.
+    let text = redact_ports(&client.terminal(), Some(port), default_port(SERVER));
+    assert_transcript("lesson08_client_against_lesson02", &text);
 }
 
 /// Three members join one after another; each waits for the others to hear of it.
@@ -297,8 +337,8 @@ fn three_join(addr: &str, log: &mut Vec<String>) -> (Peer, Peer, Peer) {
 
 #[test]
 fn a_chat_message_goes_to_all_the_others_and_a_reset_member_is_removed() {
-    let server = start_server(CHAT, &["--max-clients", "3"]);
-    let (port, addr) = (server.port, server.addr());
+    let session = Session::start(CHAT, &["--max-clients", "3"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let (mut alice, mut bob, mut carol) = three_join(&addr, log);
 
@@ -327,19 +367,16 @@ fn a_chat_message_goes_to_all_the_others_and_a_reset_member_is_removed() {
     alice.hears("* bye alice", log);
     alice.hears_the_end(log);
 
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
-    assert!(server.stdout.contains("served 3 members, stopping"));
-    assert_transcript(
-        "lesson08_chat_reset",
-        &scripted_transcript(&server, port, CHAT, log),
-    );
+    server.assert_stdout_contains("served 3 members, stopping");
+    assert_transcript("lesson08_chat_reset", &scripted_transcript(&server, log));
 }
 
 #[test]
 fn a_chat_member_who_closes_without_bye_is_removed_without_disturbing_the_rest() {
-    let server = start_server(CHAT, &["--max-clients", "3"]);
-    let (port, addr) = (server.port, server.addr());
+    let session = Session::start(CHAT, &["--max-clients", "3"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let (mut alice, mut bob, carol) = three_join(&addr, log);
 
@@ -358,29 +395,21 @@ fn a_chat_member_who_closes_without_bye_is_removed_without_disturbing_the_rest()
     alice.hears("* bye alice", log);
     alice.hears_the_end(log);
 
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
-    assert_transcript(
-        "lesson08_chat_close",
-        &scripted_transcript(&server, port, CHAT, log),
-    );
+    assert_transcript("lesson08_chat_close", &scripted_transcript(&server, log));
 }
 
 #[test]
 fn the_chat_client_sends_its_name_first_and_prints_what_arrives() {
-    let server = start_server(CHAT, &["--max-clients", "2"]);
-    let (port, addr) = (server.port, server.addr());
+    let session = Session::start(CHAT, &["--max-clients", "2"]);
+    let addr = session.addr();
     let log = &mut Vec::new();
     let mut alice = Peer::connect("alice", &addr, log);
     alice.say("alice", log);
     alice.hears("* welcome alice; nobody else is here yet", log);
     // bob is the real chat client; its typed lines come from stdin.
-    let bob = run_client(
-        CHAT_CLIENT,
-        &server,
-        &["--name", "bob"],
-        Some("hi alice\nbye\n"),
-    );
+    let bob = session.client(CHAT_CLIENT, &["--name", "bob"], Some("hi alice\nbye\n"));
     bob.assert_code(0);
     alice.hears("* bob joined", log);
     alice.hears("bob: hi alice", log);
@@ -388,19 +417,20 @@ fn the_chat_client_sends_its_name_first_and_prints_what_arrives() {
     alice.say("bye", log);
     alice.hears("* bye alice", log);
     alice.hears_the_end(log);
-    let server = server.finish();
+    let server = session.finish();
     server.assert_code(0);
     assert_eq!(bob.stdout, "* welcome bob; here: alice\n* bye bob\n");
     assert_transcript(
         "lesson08_chat_client",
-        &transcript(Some(port), default_port(CHAT), &[&bob]),
+        &server.redact_ports(&bob.terminal()),
     );
 }
 
 #[test]
 fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
-    for args in [["--pool", "0"], ["--backlog", "0"]] {
-        run(SERVER, &args, None).assert_code(2);
+    run(SOCKETSERVER, &["--pool", "0"], None).assert_code(2);
+    for server in [SERVER, SOCKETSERVER] {
+        run(server, &["--backlog", "0"], None).assert_code(2);
     }
     run(CLIENT, &["--connections", "0"], None).assert_code(2);
 }
@@ -408,27 +438,10 @@ fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
 #[test]
 fn lab_demo_08_serves_three_connections_at_once_and_ends_by_itself() {
     let demo = run_demo("08");
-    let server: Vec<&str> = demo
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("server │ "))
-        .collect();
-    assert_eq!(
-        server
-            .iter()
-            .filter(|l| l.starts_with("connection from"))
-            .count(),
-        3
-    );
+    let server = demo.lines("server");
+    let connections = server.iter().filter(|l| l.starts_with("connection from"));
+    assert_eq!(connections.count(), 3, "{server:#?}");
     assert_eq!(server.last(), Some(&"served 3 clients, stopping"));
     // The client's lines come in a fixed order; the server's three threads do not.
-    let client: Vec<&str> = demo
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("client │ "))
-        .collect();
-    assert_transcript(
-        "lab_demo_08_client",
-        &redact_ports(&client.join("\n"), None, None),
-    );
+    assert_transcript("lab_demo_08_client", &demo.transcript(&["client"]));
 }

@@ -58,8 +58,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     // ANCHOR: talk
     // connect: the three-way handshake with the server (Python: s.connect(addr)).
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
+    let conn = TcpStream::connect(&addr);
+    let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
     out.line(format!("connected to {addr}"));
 
     conn.write_all(message.as_bytes()).context("sending")?;

@@ -43,7 +43,8 @@ fn main() -> ExitCode {
 
 fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // ANCHOR: serve
-    // bind + listen: Rust's TcpListener::bind does both (Python: socket(), bind(), listen()).
+    // bind + listen: Rust's TcpListener::bind does both
+    // (Python: socket(), bind(), listen()).
     let addr = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(listener.local_addr()?);
@@ -72,7 +73,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     out.trace_write(&reply);
     out.line(format!("replied: {}", String::from_utf8_lossy(&reply)));
 
-    // Dropping `conn` and `listener` closes both sockets (Python: conn.close(); s.close()).
+    // Dropping `conn` and `listener` closes both sockets
+    // (Python: conn.close(); s.close()).
     // ANCHOR_END: serve
     Ok(())
 }

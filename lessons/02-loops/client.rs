@@ -51,8 +51,8 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
+    let mut conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
     out.line(format!("connected to {addr}"));
 
     // ANCHOR: client_loop
@@ -83,14 +83,16 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
 
     // ANCHOR: leave
     if args.reset {
-        // SO_LINGER with a zero timeout: close() discards the connection and sends a
-        // reset (RST) instead of the orderly FIN. std::net has no setter for it; socket2 does.
+        // SO_LINGER with a zero timeout: close() discards the connection and sends
+        // a reset (RST) instead of the orderly FIN. std::net has no setter for it;
+        // socket2 does.
         SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
         out.line("leaving with a reset (SO_LINGER 0)");
     } else {
         out.line("leaving with an orderly close");
     }
-    drop(conn); // close()
-                // ANCHOR_END: leave
+    // Dropping the stream closes it (Python: conn.close()).
+    drop(conn);
+    // ANCHOR_END: leave
     Ok(())
 }

@@ -87,8 +87,8 @@ fn communicate(mut conn: TcpStream, peer: SocketAddr, out: Out) {
     let mut buf = [0u8; 1024];
     loop {
         let n = match conn.read(&mut buf) {
-            // 0 bytes: the client closed its side (orderly close, a FIN). Every later read
-            // would return 0 again, so this is the only way out of the loop.
+            // 0 bytes: the client closed its side (orderly close, a FIN). Every later
+            // read would return 0 again, so this is the only way out of the loop.
             Ok(0) => {
                 out.trace_read(buf.len(), &[]);
                 out.line(format!(
@@ -151,7 +151,8 @@ fn naive_loop(mut conn: TcpStream, peer: SocketAddr, limit: usize, out: Out) {
         let _ = conn.write_all(&buf[..n].to_ascii_uppercase());
     }
     out.line(format!(
-        "stopped after {limit} empty reads: without a check for 0 bytes this loop never ends"
+        "stopped after {limit} empty reads: \
+         without a check for 0 bytes this loop never ends"
     ));
 }
 // ANCHOR_END: naive_loop

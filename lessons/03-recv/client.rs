@@ -70,8 +70,9 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let connect =
-        || TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"));
+    let connect = || {
+        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"))
+    };
     let mut conn = connect()?;
     out.line(format!("connected to {addr}"));
     match args.case {
@@ -92,10 +93,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         Case::Reset | Case::WriteReset => {
             // ANCHOR: reset
-            // Read only 4 of the 32 bytes the server sent: 28 stay unread in our receive buffer.
+            // Read only 4 of the 32 bytes the server sent: 28 stay unread in our
+            // receive buffer.
             read_once(&mut conn, 4, out)?;
-            // Closing with unread data: the system cannot deliver those bytes to anyone, so
-            // instead of an orderly close (FIN) it resets the connection (RST).
+            // Closing with unread data: the system cannot deliver those bytes to anyone,
+            // so instead of an orderly close (FIN) it resets the connection (RST).
             out.line("sending last words, then closing with 28 bytes unread: a reset");
             conn.write_all(b"last words").context("sending")?;
             drop(conn);
@@ -105,7 +107,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         Case::Linger => {
             // ANCHOR: linger
             read_once(&mut conn, 1024, out)?; // everything: nothing is left unread
-                                              // SO_LINGER with a zero timeout: close() throws the connection away with a reset.
+
+            // SO_LINGER 0: close() throws the connection away with a reset.
             SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
             out.line("sending last words, then closing with SO_LINGER 0: a reset");
             conn.write_all(b"last words").context("sending")?;
@@ -138,7 +141,8 @@ fn read_once(conn: &mut TcpStream, size: usize, out: Out) -> anyhow::Result<usiz
     Ok(n)
 }
 
-/// Reads until the server closes (0 bytes), so that we never close first with data unread.
+/// Reads until the server closes (0 bytes), so that we never close first with data
+/// unread.
 fn until_closed(conn: &mut TcpStream, out: Out) -> anyhow::Result<()> {
     while read_once(conn, 1024, out)? > 0 {}
     out.line("closing too");

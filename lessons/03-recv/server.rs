@@ -50,7 +50,8 @@ enum Case {
     WriteReset,
     /// set_nonblocking: a read with nothing to read fails at once (WouldBlock).
     Nonblocking,
-    /// A non-blocking write to a peer that does not read takes only part, then WouldBlock.
+    /// A non-blocking write to a peer that does not read takes only part, then
+    /// WouldBlock.
     FullBuffer,
 }
 
@@ -147,13 +148,13 @@ fn error_name(e: &std::io::Error) -> String {
 
 fn partial(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR: partial
-    // The client sent `hello` in one write. Each read takes at most what we ask for; what we
-    // do not take stays in the receive buffer for the next read.
+    // The client sent `hello` in one write. Each read takes at most what we ask for;
+    // what we do not take stays in the receive buffer for the next read.
     show_read(&mut conn, 2, out)?; // "he"
     show_read(&mut conn, 2, out)?; // "ll"
     show_read(&mut conn, 2, out)?; // "o": asked for 2, only 1 was there
-                                   // ANCHOR_END: partial
     out.line("closing");
+    // ANCHOR_END: partial
     Ok(())
 }
 
@@ -179,15 +180,16 @@ fn blocking(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     conn.set_read_timeout(None)?; // blocking again, without a limit
     show_write(&mut conn, b"are you there?", out)?;
     show_read(&mut conn, 1024, out)?; // waits until the client answers
-                                      // ANCHOR_END: blocking
     out.line("closing");
+    // ANCHOR_END: blocking
     Ok(())
 }
 
 fn eof(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR: eof
-    // The client sent `bye` and closed. First its data, then 0 bytes: the end of the stream.
-    // 0 is not "nothing yet" (that would wait): it is "nothing ever again", on every read.
+    // The client sent `bye` and closed. First its data, then 0 bytes: the end of the
+    // stream. 0 is not "nothing yet" (that would wait): it is "nothing ever again",
+    // on every read.
     show_read(&mut conn, 1024, out)?;
     show_read(&mut conn, 1024, out)?;
     show_read(&mut conn, 1024, out)?;
@@ -199,15 +201,16 @@ fn eof(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
 
 fn reset(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR: reset
-    // We send 32 bytes; the client reads only some of them, sends its last words and closes
-    // (or sets SO_LINGER 0 and closes). Either way its system answers with a reset (RST).
+    // We send 32 bytes; the client reads only some of them, sends its last words and
+    // closes (or sets SO_LINGER 0 and closes). Either way its system answers with a
+    // reset (RST).
     show_write(&mut conn, b"this message is not read in full", out)?;
     show_read(&mut conn, 1024, out)?; // what arrived before the reset is delivered first
     let _ = show_read(&mut conn, 1024, out); // then the reset: ECONNRESET, once
     show_read(&mut conn, 1024, out)?; // then 0 bytes, as after a close
     let _ = show_write(&mut conn, b"anyone there?", out); // and writing: EPIPE
-                                                          // ANCHOR_END: reset
     out.line("closing");
+    // ANCHOR_END: reset
     Ok(())
 }
 
@@ -215,22 +218,23 @@ fn write_reset(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     show_write(&mut conn, b"this message is not read in full", out)?;
     // ANCHOR: write_reset
     show_read(&mut conn, 1024, out)?; // the client's last words
-                                      // The client closes right after its last words; its reset is on the way. This case is
-                                      // about time: we wait 100 ms so that the reset has surely arrived before we write.
+
+    // The client closes right after its last words; its reset is on the way. This case
+    // is about time: we wait 100 ms so that the reset has surely arrived before we write.
     out.line("waiting 100 ms for the reset to arrive");
     std::thread::sleep(Duration::from_millis(100));
     // The first call after a reset reports it, whatever that call is. Here it is a write.
     let _ = show_write(&mut conn, b"a reply", out); // ECONNRESET
     let _ = show_write(&mut conn, b"a reply", out); // EPIPE from now on
-                                                    // ANCHOR_END: write_reset
     out.line("closing");
+    // ANCHOR_END: write_reset
     Ok(())
 }
 
 fn nonblocking(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR: nonblocking
-    // Non-blocking (Python: setblocking(False), or settimeout(0)): a call that would have to
-    // wait fails at once with WouldBlock instead.
+    // Non-blocking (Python: setblocking(False), or settimeout(0)): a call that would
+    // have to wait fails at once with WouldBlock instead.
     conn.set_nonblocking(true)?;
     let start = Instant::now();
     let _ = show_read(&mut conn, 1024, out); // nothing has arrived: WouldBlock
@@ -244,17 +248,21 @@ fn nonblocking(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     show_write(&mut conn, b"send now", out)?;
     show_read(&mut conn, 1024, out)?; // waits for the client's answer (well within 5 s)
-                                      // ANCHOR_END: nonblocking
     out.line("closing");
+    // ANCHOR_END: nonblocking
     Ok(())
 }
 
 /// How much the non-blocking write of `full-buffer` offers at once: more than any buffer.
 const BIG: usize = 64 * 1024 * 1024;
 
-fn full_buffer(mut data: TcpStream, listener: &TcpListener, out: Out) -> anyhow::Result<()> {
-    // The client opens a second connection, a doorbell: it waits on the doorbell, not on the
-    // data connection, so it surely reads nothing while we write.
+fn full_buffer(
+    mut data: TcpStream,
+    listener: &TcpListener,
+    out: Out,
+) -> anyhow::Result<()> {
+    // The client opens a second connection, a doorbell: it waits on the doorbell, not on
+    // the data connection, so it surely reads nothing while we write.
     let (mut bell, _) = listener.accept().context("accepting the doorbell")?;
     out.line("doorbell connection accepted: the client waits on it and reads no data");
 
@@ -267,13 +275,15 @@ fn full_buffer(mut data: TcpStream, listener: &TcpListener, out: Out) -> anyhow:
         sock.recv_buffer_size()?
     ));
 
-    // A non-blocking write takes what fits in the buffers and says how much: no data is lost.
+    // A non-blocking write takes what fits in the buffers and says how much:
+    // no data is lost.
     data.set_nonblocking(true)?;
     let big = vec![b'x'; BIG];
     let mut taken = data.write(&big).context("the first non-blocking write")?;
     out.line(format!("write({BIG} bytes) -> {taken} bytes taken"));
-    // Write the rest until the system refuses: WouldBlock, "the buffers are full, come back
-    // later". (Sometimes a little more room has opened meanwhile and a write takes a bit more.)
+    // Write the rest until the system refuses: WouldBlock, "the buffers are full, come
+    // back later". (Sometimes a little more room has opened meanwhile and a write takes
+    // a bit more.)
     loop {
         match data.write(&big[taken..]) {
             Ok(n) => taken += n,
@@ -290,7 +300,8 @@ fn full_buffer(mut data: TcpStream, listener: &TcpListener, out: Out) -> anyhow:
     ));
     // ANCHOR_END: full_buffer
 
-    // Hand the count to the client, close the data connection, and let it read everything.
+    // Hand the count to the client, close the data connection, and let it read
+    // everything.
     data.set_nonblocking(false)?;
     data.shutdown(Shutdown::Write)?;
     bell.write_all(taken.to_string().as_bytes())?;

@@ -6,11 +6,11 @@
 //!             1024 bytes, print it. A longer reply is left behind in the receive buffer,
 //!             and the next read returns that leftover instead of the next reply.
 //!
-//! Start the server first:   cargo run --bin lesson04-server -- --case sender
-//! Then:                     cargo run --bin lesson04-client -- --case sender --trace
+//! Start the server first:   cargo run --bin lesson04-server -- --case sender Then:
+//! cargo run --bin lesson04-client -- --case sender --trace
 //!
-//! Look for: in `receiver`, type `text 2200` then `echo hello`: the second "reply" is lines
-//! 00017 to 00032 of the first one. Lesson 05 fixes it with a length header.
+//! Look for: in `receiver`, type `text 2200` then `echo hello`: the second "reply" is
+//! lines 00017 to 00032 of the first one. Lesson 05 fixes it with a length header.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -65,7 +65,8 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let conn = TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
+    let conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),
@@ -80,7 +81,8 @@ fn sender(mut conn: TcpStream, nodelay: bool, out: Out) -> anyhow::Result<()> {
 
     // ANCHOR: sender
     if nodelay {
-        // TCP_NODELAY: send each write at once, never holding small writes back (Nagle off).
+        // TCP_NODELAY (Nagle off): send each write at once, never holding small
+        // writes back.
         conn.set_nodelay(true)?;
         out.line("TCP_NODELAY on: Nagle's algorithm is off");
     }
@@ -124,9 +126,10 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // ANCHOR_END: receiver
 
     // ANCHOR: leave
-    // Leave cleanly. Closing with reply bytes still unread would reset the connection (RST),
-    // and the server's next write would fail with ECONNRESET (lesson 03, case write-reset).
-    // So: tell the server we are done (shutdown), then read what is left until it closes.
+    // Leave cleanly. Closing with reply bytes still unread would reset the connection
+    // (RST), and the server's next write would fail with ECONNRESET (lesson 03, case
+    // write-reset). So: tell the server we are done (shutdown), then read what is left
+    // until it closes.
     conn.shutdown(Shutdown::Write).context("shutting down")?;
     let mut left = 0;
     loop {

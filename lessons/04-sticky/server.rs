@@ -8,15 +8,15 @@
 //!   receiver  the classic remote-command pair: a reply bigger than the client's 1024-byte read
 //!             stays partly unread, and the next command's "reply" is that leftover.
 //!
-//! Run it:   cargo run --bin lesson04-server -- --case sender
-//! Then:     cargo run --bin lesson04-client -- --case sender --trace
+//! Run it:   cargo run --bin lesson04-server -- --case sender Then:     cargo run --bin
+//! lesson04-client -- --case sender --trace
 //!
-//! Or:       cargo run --bin lesson04-server -- --case receiver
-//! Then:     cargo run --bin lesson04-client -- --case receiver   (type: text 2200, then help)
+//! Or:       cargo run --bin lesson04-server -- --case receiver Then:     cargo run --bin
+//! lesson04-client -- --case receiver   (type: text 2200, then help)
 //!
-//! Look for: with `--trace`, two writes on the client and one read on the server. The commands
-//! are built-ins (`help` lists them); real programs run only with `--allow-exec NAME,...`,
-//! and never through a shell.
+//! Look for: with `--trace`, two writes on the client and one read on the server. The
+//! commands are built-ins (`help` lists them); real programs run only with `--allow-exec
+//! NAME,...`, and never through a shell.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -60,8 +60,8 @@ struct Args {
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
 
-    /// sender: how long to wait, once data has arrived, before reading. With 0 the outcome
-    /// changes from run to run: count it.
+    /// sender: how long to wait, once data has arrived, before reading. With 0 the
+    /// outcome changes from run to run: count it.
     #[arg(long, value_name = "MS", default_value_t = 100)]
     wait_ms: u64,
 
@@ -115,15 +115,21 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyhow::Result<()> {
-    // The receive buffer is where arriving bytes wait for our reads (not 8K: see for yourself).
+fn sender(
+    mut conn: TcpStream,
+    peer: SocketAddr,
+    wait_ms: u64,
+    out: Out,
+) -> anyhow::Result<()> {
+    // The receive buffer is where arriving bytes wait for our reads (not 8K: see for
+    // yourself).
     let rcvbuf = SockRef::from(&conn).recv_buffer_size()?;
     out.line(format!("receive buffer (SO_RCVBUF): {rcvbuf} bytes"));
 
     // ANCHOR: sender
     if wait_ms > 0 {
-        // Wait until the first bytes are here (peek looks without taking them out), then
-        // wait a little more, as a busy server would: the wait is what makes the demo sure.
+        // Wait until the first bytes are here (peek looks without taking them out),
+        // then a little more, as a busy server would: the wait makes the demo sure.
         let mut first = [0u8; 1];
         conn.peek(&mut first).context("waiting for data")?;
         out.line(format!(
@@ -131,7 +137,8 @@ fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyh
         ));
         std::thread::sleep(Duration::from_millis(wait_ms));
     }
-    // One read takes everything that is in the receive buffer, up to 1024 bytes: both writes.
+    // One read takes everything that is in the receive buffer, up to 1024 bytes:
+    // both writes.
     let mut buf = [0u8; 1024];
     let mut reads = 0;
     loop {
@@ -153,8 +160,9 @@ fn sender(mut conn: TcpStream, peer: SocketAddr, wait_ms: u64, out: Out) -> anyh
 }
 
 // ANCHOR: receiver
-/// The remote-command loop: read a command (up to 1024 bytes), run it, send the whole reply.
-/// The reply's size is not sent with it: the client cannot know where one reply ends.
+/// The remote-command loop: read a command (up to 1024 bytes), run it, send the
+/// whole reply. The reply's size is not sent with it: the client cannot know where
+/// one reply ends.
 fn receiver(
     mut conn: TcpStream,
     peer: SocketAddr,

@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::connect_error;
-use socket_lab::framing::{read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME};
+use socket_lab::frame::{
+    read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME,
+};
 use socket_lab::input::Lines;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
@@ -40,12 +42,14 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// The largest reply accepted, in bytes. A longer length is refused before allocating.
+    /// The largest reply accepted, in bytes. A longer length is refused before
+    /// allocating.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     max_frame: u32,
 
-    /// The classic course's protocol: send each command unframed, read a reply framed with a
-    /// native-order length. For `lesson05-server --classic` or the course's Python server.
+    /// The classic course's protocol: send each command unframed, read a reply framed
+    /// with a native-order length. For `lesson05-server --classic` or the course's Python
+    /// server.
     #[arg(long, conflicts_with_all = ["byte_order", "handshake"])]
     classic: bool,
 
@@ -53,7 +57,8 @@ struct Args {
     #[arg(long)]
     handshake: bool,
 
-    /// With --handshake: answer `start` (the course's second spelling) instead of `Start`.
+    /// With --handshake: answer `start` (the course's second spelling) instead of
+    /// `Start`.
     #[arg(long, requires = "handshake")]
     lowercase: bool,
 
@@ -73,8 +78,8 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson05-server"))?;
+    let mut conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson05-server"))?;
     out.line(format!("connected to {addr}"));
 
     let mut lines = Lines::stdin();
@@ -182,7 +187,8 @@ fn handshake(
     // The size came from the network: bound it before allocating anything.
     if size > u64::from(args.max_frame) {
         bail!(
-            "the server announced {size} bytes, over the maximum of {} bytes (raise --max-frame)",
+            "the server announced {size} bytes, over the maximum of {} bytes \
+             (raise --max-frame)",
             args.max_frame
         );
     }

@@ -21,7 +21,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::commands::{execute, Policy};
 use socket_lab::errors::bind_error;
-use socket_lab::framing::{
+use socket_lab::frame::{
     len_bytes, read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME, HEADER_LEN,
 };
 use socket_lab::out::{plural, preview};
@@ -49,20 +49,24 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// The largest frame accepted or sent, in bytes. A longer length closes that connection.
+    /// The largest frame accepted or sent, in bytes. A longer length closes that
+    /// connection.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME, value_name = "BYTES")]
     max_frame: u32,
 
-    /// Exactly the classic course's protocol: each request is ONE read of up to 1024 bytes,
-    /// unframed; each reply is framed with a native-order length. Its Python client works.
+    /// Exactly the classic course's protocol: each request is ONE read of up to 1024
+    /// bytes, unframed; each reply is framed with a native-order length. Its Python
+    /// client works.
     #[arg(long, conflicts_with_all = ["byte_order", "handshake"])]
     classic: bool,
 
-    /// The course's other fix: reply `Ready|<size>`, wait for `Start`, then send the reply.
+    /// The course's other fix: reply `Ready|<size>`, wait for `Start`, then send the
+    /// reply.
     #[arg(long)]
     handshake: bool,
 
-    /// With --handshake: say `ready|<size>` (the course's second spelling) instead of `Ready`.
+    /// With --handshake: say `ready|<size>` (the course's second spelling) instead of
+    /// `Ready`.
     #[arg(long, requires = "handshake")]
     lowercase: bool,
 
@@ -88,8 +92,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // Built-in commands, plus the programs named by --allow-exec (none unless asked).
     let policy = Policy::with_programs(args.allow_exec.clone());
 
-    // The connection loop of lesson 02. Whatever one client does — a bad length, a close in
-    // the middle of a frame — ends only that client's session; the server goes on.
+    // The connection loop of lesson 02. Whatever one client does — a bad length, a close
+    // in the middle of a frame — ends only that client's session; the server goes on.
     let mut served = 0;
     while args.max_clients.is_none_or(|max| served < max) {
         let (mut conn, peer) = listener.accept().context("accepting a client")?;
@@ -141,8 +145,9 @@ fn framed(
     // until one whole frame is in, and leaves any bytes of the next frame here.
     let mut buf = Vec::new();
     loop {
-        let Some(request) = read_frame(conn, &mut buf, args.byte_order, args.max_frame, &out)
-            .context("reading a request")?
+        let Some(request) =
+            read_frame(conn, &mut buf, args.byte_order, args.max_frame, &out)
+                .context("reading a request")?
         else {
             out.line(format!("{peer} closed the connection"));
             return Ok(());
@@ -170,7 +175,8 @@ fn classic(
     args: &Args,
     out: Out,
 ) -> anyhow::Result<()> {
-    // Python's 'i' is a SIGNED 32-bit number: a Python peer cannot read a length of 2^31 or more.
+    // Python's 'i' is a SIGNED 32-bit number: a Python peer cannot read a length of 2^31
+    // or more.
     let max = args.max_frame.min(i32::MAX as u32);
     let mut buf = [0u8; 1024];
     loop {
@@ -241,7 +247,8 @@ fn handshake(
 }
 // ANCHOR_END: handshake
 
-/// One read of up to `buf.len()` bytes. `None` when the client has left (0 bytes or a reset).
+/// One read of up to `buf.len()` bytes. `None` when the client has left (0 bytes or a
+/// reset).
 fn read_some(
     conn: &mut TcpStream,
     buf: &mut [u8],

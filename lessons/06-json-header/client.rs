@@ -1,18 +1,15 @@
 //! Lesson 06 — the JSON-header client: send a file, fetch a file, run commands.
 //!
 //!   lesson06-client put FILE            send FILE; the server stores it under its own name
-//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: the current directory)
+//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads)
 //!   lesson06-client run                 send each line of stdin as a command, print the output
 //!
-//! Start the server first:   cargo run --bin lesson06-server -- --root server-files
+//! Start the server first:   cargo run --bin lesson06-server
 //! Then:                     cargo run --bin lesson06-client -- put Cargo.toml
 //!
 //! Look for: a big file moves in 1 MiB chunks and the client's memory stays flat; on a
 //! terminal a progress line counts up. The sha256 in the header is checked on arrival, and a
 //! file is only given its name once it matches.
-
-#[path = "wire.rs"]
-mod wire;
 
 use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
@@ -23,12 +20,15 @@ use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
 use socket_lab::errors::connect_error;
-use socket_lab::framing::ByteOrder;
+use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
-use socket_lab::json_header::{check_name, parse_reply, Reply, Request, Status, MAX_HEADER_LEN};
+use socket_lab::json_header::{
+    check_name, parse_reply, recv_header, send_header, to_hex, Reply, Request, Status,
+    MAX_HEADER_LEN,
+};
 use socket_lab::out::plural;
+use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
 use socket_lab::{Out, Side, Style};
-use wire::{copy_body, receive_file, recv_header, send_header, sha256_of_file, Received};
 
 /// The largest command output the client accepts, in bytes.
 const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
@@ -38,11 +38,11 @@ const MAX_OUTPUT: u64 = 16 * 1024 * 1024;
 #[command(
     name = "lesson06-client",
     version,
-    after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt --out downloads\n  echo 'seq 3' | lesson06-client run"
+    after_help = "Examples:\n  lesson06-client put notes.txt\n  lesson06-client get notes.txt\n  lesson06-client get notes.txt --out /tmp\n  echo 'seq 3' | lesson06-client run"
 )]
 struct Args {
-    /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send each
-    /// line of stdin as a command and print its output.
+    /// put: send FILE (stored under its own name); get: fetch the file NAME; run: send
+    /// each line of stdin as a command and print its output.
     #[arg(value_enum)]
     action: Action,
 
@@ -50,8 +50,9 @@ struct Args {
     #[arg(value_name = "FILE|NAME")]
     target: Option<String>,
 
-    /// With get: the directory to save the file in (created if missing).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// With get: the directory to save the file in (created if missing). The default is
+    /// under cargo's target/ folder, so downloads are never mixed with your own files.
+    #[arg(long, value_name = "DIR", default_value = "target/lesson06/downloads")]
     out: PathBuf,
 
     /// The server's address.
@@ -67,7 +68,8 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// With run: the course's protocol (commands unframed, replies with a native-order length).
+    /// With run: the course's protocol (commands unframed, replies with a native-order
+    /// length).
     #[arg(long)]
     classic: bool,
 
@@ -116,9 +118,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         _ => None,
     };
     let addr = format!("{}:{}", args.host, args.port);
-    let conn = TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
+    let conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
     out.line(format!("connected to {addr}"));
-    // Header and body are separate writes: TCP_NODELAY sends each at once (see the server).
+    // Header and body are separate writes: TCP_NODELAY sends each at once (see the
+    // server).
     conn.set_nodelay(true)?;
     let mut session = Session {
         conn,
@@ -132,7 +136,9 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     };
     // `put` is prepared (Some) exactly when the action is put.
     match (args.action, put) {
-        (_, Some((name, total, sha256))) => session.put(Path::new(&target), &name, total, &sha256),
+        (_, Some((name, total, sha256))) => {
+            session.put(Path::new(&target), &name, total, &sha256)
+        }
         (Action::Get, None) => session.get(&target, &args.out),
         (_, None) => session.run(args.classic),
     }
@@ -144,11 +150,14 @@ fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
-        .with_context(|| format!("cannot send {}: it has no usable file name", file.display()))?
+        .with_context(|| {
+            format!("cannot send {}: it has no usable file name", file.display())
+        })?
         .to_string();
-    check_name(&name).map_err(|e| anyhow::anyhow!("cannot send {}: {e}", file.display()))?;
-    let meta =
-        std::fs::metadata(file).with_context(|| format!("cannot send {}", file.display()))?;
+    check_name(&name)
+        .map_err(|e| anyhow::anyhow!("cannot send {}: {e}", file.display()))?;
+    let meta = std::fs::metadata(file)
+        .with_context(|| format!("cannot send {}", file.display()))?;
     if !meta.is_file() {
         bail!("cannot send {}: not a regular file", file.display());
     }
@@ -164,7 +173,13 @@ struct Session {
 
 impl Session {
     // ANCHOR: put
-    fn put(&mut self, file: &Path, name: &str, total: u64, sha256: &str) -> anyhow::Result<()> {
+    fn put(
+        &mut self,
+        file: &Path,
+        name: &str,
+        total: u64,
+        sha256: &str,
+    ) -> anyhow::Result<()> {
         let request = Request::Put {
             file_name: name.to_string(),
             total_size: total,
@@ -178,7 +193,9 @@ impl Session {
         let mut progress = Progress::new(name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
-            .and_then(|mut f| copy_body(&mut f, &mut self.conn, total, |c| progress.add(c)));
+            .and_then(|mut f| {
+                copy_body(&mut f, &mut self.conn, total, |c| progress.add(c))
+            });
         progress.finish();
         if let Err(e) = sent {
             // The server may have refused and closed: its reason is worth more than ours.
@@ -208,8 +225,8 @@ impl Session {
         if reply.status == Status::Error {
             bail!("the server refused: {}", reply.message);
         }
-        // Never trust a name from the network: parse_reply has checked it is a plain name,
-        // and it must be the one we asked for.
+        // Never trust a name from the network: parse_reply has checked it is a plain
+        // name, and it must be the one we asked for.
         if reply.file_name != name {
             bail!(
                 "the server sent {:?} instead of {name:?}; nothing was saved",
@@ -222,11 +239,13 @@ impl Session {
             plural(total as usize, "byte"),
             reply.sha256
         ));
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let mut progress = Progress::new(name, total);
-        let received = receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
-            progress.add(c)
-        });
+        let received =
+            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
+                progress.add(c)
+            });
         progress.finish();
         match received? {
             Received::Saved => self.out.line(format!(
@@ -276,7 +295,7 @@ impl Session {
                 hasher.update(c)
             })?;
             self.out.trace_read(output.len(), &output);
-            let got = socket_lab::json_header::to_hex(&hasher.finalize());
+            let got = to_hex(&hasher.finalize());
             if !reply.sha256.is_empty() && got != reply.sha256 {
                 bail!("the output's sha256 does not match the header's");
             }
@@ -292,13 +311,14 @@ impl Session {
         let header = recv_header(&mut self.conn, self.order, self.max_header, &self.out)
             .context("receiving the server's reply")?
             .context("the server closed the connection without replying")?;
-        parse_reply(&header).map_err(|e| anyhow::anyhow!("bad reply from the server: {e}"))
+        parse_reply(&header)
+            .map_err(|e| anyhow::anyhow!("bad reply from the server: {e}"))
     }
 }
 
 // ANCHOR: progress
-/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching: when
-/// stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
+/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching:
+/// when stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
 struct Progress {
     label: String,
     total: u64,
@@ -314,7 +334,7 @@ impl Progress {
             total,
             done: 0,
             shown: None,
-            on: total >= wire::CHUNK as u64 && std::io::stderr().is_terminal(),
+            on: total >= CHUNK as u64 && std::io::stderr().is_terminal(),
         }
     }
 

@@ -5,19 +5,16 @@
 //! The header can say anything the protocol needs, and the receiver always knows how many
 //! bytes to read next.
 //!
-//! Run it:   cargo run --bin lesson06-server -- --root server-files
+//! Run it:   cargo run --bin lesson06-server        (files go to target/lesson06/server-files)
 //! Then, in a second terminal:
 //!           cargo run --bin lesson06-client -- put Cargo.toml
-//!           cargo run --bin lesson06-client -- get Cargo.toml --out /tmp
+//!           cargo run --bin lesson06-client -- get Cargo.toml  (into target/lesson06/downloads)
 //!           echo help | cargo run --bin lesson06-client -- run
 //!
 //! Look for: with `--trace`, the 4 length bytes, then the header, then the body in chunks.
 //! Send a name like `../x`, a header that is not JSON or a body that is cut short: the client
 //! gets a clear error and the server goes on serving. `--classic` speaks the course's own
 //! protocol, so its Python client works unchanged.
-
-#[path = "wire.rs"]
-mod wire;
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -30,16 +27,18 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::commands::{execute, Policy};
 use socket_lab::errors::bind_error;
-use socket_lab::framing::ByteOrder;
-use socket_lab::json_header::{parse_request, Reply, Request, Status, MAX_HEADER_LEN};
-use socket_lab::out::plural;
-use socket_lab::{Out, Side, Style};
-use wire::{
-    copy_body, receive_file, recv_header, send_header, sha256_of, sha256_of_file, Received,
+use socket_lab::frame::ByteOrder;
+use socket_lab::json_header::{
+    parse_request, recv_header, send_header, Reply, Request, Status, MAX_HEADER_LEN,
 };
+use socket_lab::out::plural;
+use socket_lab::transfer::{
+    copy_body, receive_file, sha256_of, sha256_of_file, Received,
+};
+use socket_lab::{Out, Side, Style};
 
-/// After a refusal that ends a connection: how much of what the client still sends is read
-/// and thrown away, and for how long at most, before closing.
+/// After a refusal that ends a connection: how much of what the client still sends is
+/// read and thrown away, and for how long at most, before closing.
 const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
@@ -59,8 +58,13 @@ struct Args {
     port: u16,
 
     /// The directory files are stored in and served from (created if missing). Nothing
-    /// outside it is ever read or written.
-    #[arg(long, value_name = "DIR", default_value = "lesson06-files")]
+    /// outside it is ever read or written. The default is under cargo's target/ folder,
+    /// so the files a lesson leaves behind are never mixed with your own.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/lesson06/server-files"
+    )]
     root: PathBuf,
 
     /// Stop after serving this many clients (default: serve forever).
@@ -72,8 +76,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ByteOrder::Network, value_name = "ORDER")]
     byte_order: ByteOrder,
 
-    /// The course's own protocol: a command arrives unframed (one read of up to 1024 bytes);
-    /// the reply is a native-order length, a JSON header with total_size, and the output.
+    /// The course's own protocol: a command arrives unframed (one read of up to 1024
+    /// bytes); the reply is a native-order length, a JSON header with total_size, and the
+    /// output.
     #[arg(long)]
     classic: bool,
 
@@ -109,8 +114,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     while args.max_clients.is_none_or(|max| served < max) {
         let (conn, peer) = listener.accept().context("accepting a client")?;
         out.line(format!("connection from {peer}"));
-        // Header and body are separate writes. Without TCP_NODELAY a small body would wait
-        // for the acknowledgement of the header (Nagle's algorithm): ~40 ms per message.
+        // Header and body are separate writes. Without TCP_NODELAY a small body would
+        // wait for the acknowledgement of the header (Nagle's algorithm): ~40 ms per
+        // message.
         conn.set_nodelay(true)?;
         let mut client = Client {
             conn,
@@ -152,9 +158,10 @@ impl Client<'_> {
     /// The communication loop: one request after another until the client leaves. A bad
     /// request ends at most this connection; `serve` returns and the server goes on.
     fn serve(&mut self) {
-        let order = self.args.byte_order;
+        let (order, max) = (self.args.byte_order, self.args.max_header);
         loop {
-            let header = match recv_header(&mut self.conn, order, self.args.max_header, &self.out) {
+            let received = recv_header(&mut self.conn, order, max, &self.out);
+            let header = match received.context("reading a request header") {
                 Ok(Some(header)) => header,
                 Ok(None) => {
                     self.out
@@ -175,8 +182,8 @@ impl Client<'_> {
                     return;
                 }
             };
-            // A well-formed request with a bad name or checksum: refuse it, skip its body,
-            // and the connection stays in step for the next request.
+            // A well-formed request with a bad name or checksum: refuse it, skip its
+            // body, and the connection stays in step for the next request.
             if let Err(e) = request.check() {
                 self.out.line(format!("refused: {e}"));
                 let skipped = copy_body(
@@ -280,7 +287,8 @@ impl Client<'_> {
     }
     // ANCHOR_END: get
 
-    /// `run`: the body is a command line (lesson 04's service); the reply's body is the output.
+    /// `run`: the body is a command line (lesson 04's service); the reply's body is the
+    /// output.
     fn run(&mut self, total: u64) -> Next {
         if total > MAX_COMMAND_LEN {
             return self.refuse_and_close(anyhow::anyhow!(
@@ -299,9 +307,10 @@ impl Client<'_> {
     }
 
     // ANCHOR: classic
-    /// `--classic`: the course's final protocol. The command comes unframed, in one read of
-    /// up to 1024 bytes (lesson 04 showed what that costs); the reply is framed with a
-    /// native-order length, exactly what the course's client unpacks with struct.unpack('i').
+    /// `--classic`: the course's final protocol. The command comes unframed, in one read
+    /// of up to 1024 bytes (lesson 04 showed what that costs); the reply is framed with a
+    /// native-order length, exactly what the course's client unpacks with
+    /// struct.unpack('i').
     fn serve_classic(&mut self) {
         let mut buf = [0u8; 1024];
         loop {
@@ -338,11 +347,12 @@ impl Client<'_> {
             total_size: output.len() as u64,
             sha256: sha256_of(output),
         };
-        let sent = send_header(&mut self.conn, &header, order, &self.out).and_then(|()| {
-            self.conn.write_all(output).context("sending the output")?;
-            self.out.trace_write(output);
-            Ok(())
-        });
+        let sent =
+            send_header(&mut self.conn, &header, order, &self.out).and_then(|()| {
+                self.conn.write_all(output).context("sending the output")?;
+                self.out.trace_write(output);
+                Ok(())
+            });
         match sent {
             Ok(()) => Next::Continue,
             Err(e) => {
@@ -363,8 +373,8 @@ impl Client<'_> {
         }
     }
 
-    /// The request was bad in a way that breaks the stream: say why (the client may still be
-    /// listening), then close the connection. The server itself goes on.
+    /// The request was bad in a way that breaks the stream: say why (the client may still
+    /// be listening), then close the connection. The server itself goes on.
     fn refuse_and_close(&mut self, e: anyhow::Error) -> Next {
         self.out
             .line(format!("refused: {e:#}; closing the connection"));
@@ -375,9 +385,9 @@ impl Client<'_> {
             &self.out,
         );
         // Closing with unread bytes from the client would make our system answer with a
-        // reset (RST), and the client could lose the reply above. So: shut our sending side,
-        // then read and throw away what the client still sends until it closes (bounded, so
-        // a client that never stops cannot keep us here).
+        // reset (RST), and the client could lose the reply above. So: shut our sending
+        // side, then read and throw away what the client still sends until it closes
+        // (bounded, so a client that never stops cannot keep us here).
         let _ = self.conn.shutdown(Shutdown::Write);
         let _ = self.conn.set_read_timeout(Some(DRAIN_TIME));
         let _ = std::io::copy(&mut (&self.conn).take(DRAIN_LIMIT), &mut std::io::sink());

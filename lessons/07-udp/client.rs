@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
+use socket_lab::errors::start_command;
 use socket_lab::input::Lines;
 use socket_lab::out::{plural, preview};
 use socket_lab::{Out, Side, Style};
@@ -40,9 +41,11 @@ enum Case {
     Truncation,
     /// Send a burst of --count datagrams of --size bytes, as fast as possible.
     Loss,
-    /// No server needed: connected UDP to a port where nobody listens; the receive is refused.
+    /// No server needed: connected UDP to a port where nobody listens; the receive is
+    /// refused.
     ConnectedRefused,
-    /// No server needed: unconnected UDP to a port where nobody listens; the receive times out.
+    /// No server needed: unconnected UDP to a port where nobody listens; the receive
+    /// times out.
     UnconnectedTimeout,
 }
 
@@ -119,6 +122,12 @@ fn run(args: &Args, out: Out) -> anyhow::Result<()> {
     }
 }
 
+/// Whether a receive gave up because its timeout passed: the error is WouldBlock on
+/// Linux and macOS, TimedOut on Windows.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
 /// Sends one datagram and says so.
 fn send(socket: &UdpSocket, msg: &[u8], to: SocketAddr, out: Out) -> anyhow::Result<()> {
     let n = socket.send_to(msg, to).context("sending a datagram")?;
@@ -165,7 +174,7 @@ fn echo(
             match socket.recv_from(&mut buf) {
                 Ok((n, from)) if from == server => break (n, from),
                 Ok((_, from)) => out.line(format!("ignored a datagram from {from}")),
-                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                Err(e) if timed_out(&e) => {
                     return Err(no_reply(server, timeout, args));
                 }
                 Err(e) => return Err(e).context("receiving the reply"),
@@ -195,18 +204,7 @@ fn echo(
 
 /// No reply in time: say what that means in UDP, and how to start the server.
 fn no_reply(server: SocketAddr, timeout: Duration, args: &Args) -> anyhow::Error {
-    let mut start = "cargo run --bin lesson07-server".to_string();
-    let mut extra = Vec::new();
-    if args.host != "127.0.0.1" {
-        extra.push(format!("--host {}", args.host));
-    }
-    if args.port != 9007 {
-        extra.push(format!("--port {}", args.port));
-    }
-    if !extra.is_empty() {
-        start.push_str(" -- ");
-        start.push_str(&extra.join(" "));
-    }
+    let start = start_command(&format!("{}:{}", args.host, args.port), "lesson07-server");
     anyhow!(
         "no reply from {server} within {} ms. Sending did not fail: UDP has no connection, so \
          nothing tells the sender that nobody received the datagram. Is the server running? \
@@ -295,7 +293,7 @@ fn connected_refused(timeout: Duration, out: Out) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => bail!(
+        Err(e) if timed_out(&e) => bail!(
             "recv: nothing within {} ms, where ECONNREFUSED was expected",
             timeout.as_millis()
         ),
@@ -323,7 +321,7 @@ fn unconnected_timeout(timeout: Duration, out: Out) -> anyhow::Result<()> {
     socket.set_read_timeout(Some(timeout))?;
     let mut buf = [0u8; 1024];
     match socket.recv_from(&mut buf) {
-        Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+        Err(e) if timed_out(&e) => {
             out.line(format!(
                 "recv_from -> nothing within {} ms: no error, no reply, only silence",
                 timeout.as_millis()

@@ -5,7 +5,7 @@
 //! name of whoever sent it. `q` ends the chat with that person and you pick another one;
 //! the end of input (Ctrl-D) leaves.
 //!
-//! Start the people first (see lesson07-qq-server), then:
+//! Start the people first (see lesson07-qq-person), then:
 //!   cargo run --bin lesson07-qq-client
 //!   cargo run --bin lesson07-qq-client -- --peer carol=127.0.0.1:9078   (your own table)
 //!
@@ -107,10 +107,10 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             if msg.is_empty() {
                 continue;
             }
-            // Every datagram carries the address it goes to: that is the whole "connection".
+            // Each datagram carries its address: that is the whole "connection".
             socket.send_to(msg.as_bytes(), to).context("sending")?;
-            // Wait for the reply from this person; anything else that arrives is shown too,
-            // named by the address it came from.
+            // Wait for the reply from this person; anything else that arrives is shown
+            // too, named by the address it came from.
             loop {
                 match socket.recv_from(&mut buf) {
                     Ok((n, from)) => {
@@ -125,7 +125,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                             || e.kind() == std::io::ErrorKind::TimedOut =>
                     {
                         out.line(format!(
-                            "no reply from {name} within {} ms (is {name} online at {to}?)",
+                            "no reply from {name} within {} ms \
+                             (is {name} online at {to}?)",
                             timeout.as_millis()
                         ));
                         break;

@@ -57,14 +57,18 @@ struct Args {
     case: Case,
 
     /// Echo: stop after this many datagrams (default: serve forever).
+    /// UDP has no connections: where a TCP server counts clients (`--max-clients`), a UDP
+    /// program counts datagrams.
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
 
-    /// Loss: how long the server stays busy (not reading) after the first datagram arrives.
+    /// Loss: how long the server stays busy (not reading) after the first datagram
+    /// arrives.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     busy_ms: u64,
 
-    /// Loss: ask for this receive buffer size (SO_RCVBUF) instead of the system's default.
+    /// Loss: ask for this receive buffer size (SO_RCVBUF) instead of the system's
+    /// default.
     #[arg(long, value_name = "BYTES")]
     rcvbuf: Option<usize>,
 
@@ -101,7 +105,11 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 }
 
 /// Receives one datagram into `buf` and traces the call.
-fn receive(socket: &UdpSocket, buf: &mut [u8], out: Out) -> anyhow::Result<(usize, SocketAddr)> {
+fn receive(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    out: Out,
+) -> anyhow::Result<(usize, SocketAddr)> {
     let (n, peer) = socket.recv_from(buf).context("receiving a datagram")?;
     out.trace(
         format!(
@@ -125,7 +133,7 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
         let (n, peer) = receive(socket, &mut buf, out)?;
         let msg = &buf[..n];
         if n == 0 {
-            // Not an end of file: UDP has no connection to close. It is an empty datagram.
+            // Not an end of file (UDP has no connection to close): an empty datagram.
             out.line(format!("datagram from {peer}: 0 bytes (an empty datagram)"));
         } else {
             out.line(format!(
@@ -145,7 +153,7 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
                 )
                 .trim_end(),
             ),
-            // A failed reply concerns this one peer; the server goes on with the next datagram.
+            // A failed reply concerns one peer: the server goes on to the next datagram.
             Err(e) => out.line(format!("could not reply to {peer}: {e}")),
         }
         served += 1;
@@ -204,11 +212,16 @@ fn truncation(socket: &UdpSocket, out: Out) -> anyhow::Result<()> {
 // ANCHOR_END: truncation
 
 // ANCHOR: loss
-fn loss(socket: &UdpSocket, busy: Duration, rcvbuf: Option<usize>, out: Out) -> anyhow::Result<()> {
+fn loss(
+    socket: &UdpSocket,
+    busy: Duration,
+    asked_rcvbuf: Option<usize>,
+    out: Out,
+) -> anyhow::Result<()> {
     // The receive buffer is where datagrams wait until we read them. std::net cannot
     // show or set its size; socket2 can (Linux doubles the value asked, for bookkeeping).
     let sock = SockRef::from(socket);
-    if let Some(size) = rcvbuf {
+    if let Some(size) = asked_rcvbuf {
         sock.set_recv_buffer_size(size)
             .context("setting SO_RCVBUF")?;
     }
@@ -217,7 +230,8 @@ fn loss(socket: &UdpSocket, busy: Duration, rcvbuf: Option<usize>, out: Out) -> 
         .peek_from(&mut [0u8; 1])
         .context("waiting for the burst")?;
     out.line(format!(
-        "the burst has started; busy for {} ms, not reading (receive buffer: {size} bytes)",
+        "the burst has started; busy for {} ms, not reading \
+         (receive buffer: {size} bytes)",
         busy.as_millis()
     ));
     // Busy on purpose, like a server doing other work: the datagrams pile up in the

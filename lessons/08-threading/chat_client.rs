@@ -4,7 +4,7 @@
 //! others arrive whenever they are sent. So one thread reads what you type and sends it, and
 //! another thread prints whatever arrives, at the same time.
 //!
-//! Start the server first:   cargo run --bin lesson08-chat
+//! Start the server first:   cargo run --bin lesson08-chat-server
 //! Then, in two or three terminals:   cargo run --bin lesson08-chat-client -- --name alice
 //!
 //! Look for: lines from the others appear while you are typing. `bye` (or Ctrl-D) leaves:
@@ -20,7 +20,7 @@ use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
 use socket_lab::{Out, Side, Style};
 
-/// Lesson 08: join the group chat of lesson08-chat.
+/// Lesson 08: join the group chat of lesson08-chat-server.
 #[derive(Parser)]
 #[command(name = "lesson08-chat-client", version)]
 struct Args {
@@ -48,8 +48,8 @@ fn main() -> ExitCode {
 
 fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let mut conn =
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson08-chat"))?;
+    let mut conn = TcpStream::connect(&addr)
+        .map_err(|e| connect_error(e, &addr, "lesson08-chat-server"))?;
     // The first line is our name.
     conn.write_all(format!("{}\n", args.name.trim()).as_bytes())
         .context("sending the name")?;

@@ -9,10 +9,11 @@
 //! Then:                     cargo run --bin lesson08-client -- --connections 3
 //!
 //! Look for: all N connections get their replies while all N are open. Point the same client
-//! at lesson02-server (`--port 9002`) and connection 2 gets no reply: after `--timeout`
-//! seconds the client gives up and says why.
+//! at lesson02-server (`--port 9002`) and connection 2 gets no reply: after `--timeout-ms`
+//! milliseconds the client gives up and says why.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind::{TimedOut, WouldBlock};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,9 +40,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
     connections: u16,
 
-    /// Give up when a reply takes longer than this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
-    timeout: u64,
+    /// Give up when a reply takes longer than this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
 
     #[command(flatten)]
     style: Style,
@@ -55,15 +56,16 @@ fn main() -> ExitCode {
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let timeout = Duration::from_millis(args.timeout_ms.max(1));
     // ANCHOR: connect_all
     // Open every connection before sending anything: all of them are connected at once.
     let mut conns = Vec::new();
     for i in 1..=args.connections {
-        let conn =
-            TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson08-server"))?;
+        let conn = TcpStream::connect(&addr);
+        let conn = conn.map_err(|e| connect_error(e, &addr, "lesson08-server"))?;
         // A bounded wait for each reply, so a server that serves one client at a time
         // (lesson 02) shows up as an error instead of a hang.
-        conn.set_read_timeout(Some(Duration::from_secs(args.timeout.max(1))))?;
+        conn.set_read_timeout(Some(timeout))?;
         conns.push(conn);
         out.line(format!("connection {i} connected to {addr}"));
     }
@@ -87,15 +89,13 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             out.trace_write(msg.as_bytes());
             let n = match conn.read(&mut buf) {
                 Ok(n) => n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    bail!(
-                        "no reply on connection {i} within {} s: the server is not answering \
-                         this connection while the others are open (does it serve one client \
-                         at a time, like lesson02-server?)",
-                        args.timeout.max(1)
-                    )
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => {
+                    return Err(no_reply(i, timeout));
                 }
-                Err(e) => return Err(e).with_context(|| format!("receiving on connection {i}")),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("receiving on connection {i}"));
+                }
             };
             out.trace_read(buf.len(), &buf[..n]);
             if n == 0 {
@@ -115,4 +115,14 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         socket_lab::out::plural(conns.len(), "connection")
     ));
     Ok(())
+}
+
+/// The read timed out: say what that means.
+fn no_reply(connection: usize, timeout: Duration) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no reply on connection {connection} within {} ms: the server is not answering this \
+         connection while the others are open (does it serve one client at a time, like \
+         lesson02-server?)",
+        timeout.as_millis()
+    )
 }

@@ -1,29 +1,32 @@
-//! Lesson 08 — many clients at once, with a socketserver-style server.
+//! Lesson 08 — many clients at once: an accept loop that starts a thread per client.
 //!
 //! Lesson 02's server talks to one client at a time: a second client connects (the system
-//! completes the handshake) but waits, unanswered, until the first one leaves. Here the same
-//! upper-case echo service runs on `socket_lab::socketserver`, a small copy of Python's
-//! `socketserver`: every connection gets its own thread (or, with `--pool N`, one of N worker
-//! threads), so all connected clients are answered at once.
+//! completes the handshake) but waits, unanswered, until the first one leaves. This
+//! server does the same bind, listen and accept, and then hands each connection to a new
+//! thread, which runs lesson 02's communication loop. The accept loop is back in `accept`
+//! at once, so every connected client is answered, each by its own thread.
 //!
 //! Run it:   cargo run --bin lesson08-server
 //! Then, in two more terminals:   cargo run --bin lesson08-client
 //! Or one client with three connections:   cargo run --bin lesson08-client -- --connections 3
 //!
-//! Look for: "(serving 2 clients now)" — the server talks to both clients while both are connected.
-//! Compare with lesson02-server, where the second client hangs until the first one leaves.
+//! Look for: "(serving 2 clients now)" — the server talks to both clients while both are
+//! connected. Compare with lesson02-server, where the second client hangs until the first
+//! one leaves. `lesson08-socketserver-echo` is the same server on a small framework.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::thread::{self, JoinHandle};
 
+use anyhow::{anyhow, Context};
 use clap::Parser;
+use socket2::{Domain, Socket, Type};
 use socket_lab::errors::bind_error;
 use socket_lab::out::plural;
-use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, Step, TcpServer};
 use socket_lab::{Out, Side, Style};
 
-/// Lesson 08: the upper-case echo server, serving many clients at once.
+/// Lesson 08: the upper-case echo server, a thread per client.
 #[derive(Parser)]
 #[command(name = "lesson08-server", version)]
 struct Args {
@@ -35,20 +38,19 @@ struct Args {
     #[arg(long, default_value_t = 9008)]
     port: u16,
 
-    /// Stop accepting after this many clients, let them finish, then exit (default: serve forever).
+    /// Stop accepting after this many clients, let them finish, then exit (default: serve
+    /// forever).
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
 
-    /// Serve at most N clients at once on N worker threads (default: a new thread per client).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pool: Option<u16>,
-
     /// The listen backlog: connections the system may complete and queue before we accept
-    /// them. The classic course's listen(5) makes a burst of clients wait seconds in SYN retries.
+    /// them. The classic course's listen(5) makes a burst of clients wait seconds in SYN
+    /// retries.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
     backlog: i32,
 
-    /// Print only the first and the last line (for load tests: printing every message costs time).
+    /// Print only the first and the last line (for load tests: printing every message
+    /// costs time).
     #[arg(long)]
     quiet: bool,
 
@@ -62,100 +64,104 @@ fn main() -> ExitCode {
     socket_lab::exit_code(serve(&args, out))
 }
 
-// ANCHOR: handler
-/// One of these is made for every connection, and runs in that connection's own thread.
-struct UpperEcho {
-    out: Out,
-    quiet: bool,
-    /// How the client left, for `finish` to report.
-    ended: &'static str,
+// ANCHOR: listen
+/// socket → SO_REUSEADDR → bind → listen(backlog). std's `TcpListener::bind` does all
+/// four but always listens with a backlog of 128; socket2 lets us choose it.
+fn listen(args: &Args) -> anyhow::Result<TcpListener> {
+    let addr = format!("{}:{}", args.host, args.port);
+    let resolved = addr.to_socket_addrs().ok().and_then(|mut all| all.next());
+    let resolved = resolved.ok_or_else(|| anyhow!("cannot resolve {addr}"))?;
+    let socket = Socket::new(Domain::for_address(resolved), Type::STREAM, None)?;
+    // Restart at once, even while connections of the last run sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket
+        .bind(&resolved.into())
+        .map_err(|e| bind_error(e, &addr))?;
+    socket.listen(args.backlog)?;
+    Ok(socket.into())
 }
-
-impl RequestHandler<TcpStream> for UpperEcho {
-    fn setup(&mut self, req: &mut Request<TcpStream>) -> std::io::Result<()> {
-        if !self.quiet {
-            // active() counts this connection too: more than 1 means clients are served at once.
-            let peer = req.client_address;
-            let now = plural(req.server.active(), "client");
-            self.out
-                .line(format!("connection from {peer} (serving {now} now)"));
-        }
-        Ok(())
-    }
-
-    /// Lesson 02's communication loop, unchanged: it blocks only this client's thread.
-    fn handle(&mut self, req: &mut Request<TcpStream>) -> std::io::Result<()> {
-        let conn = &mut req.request;
-        let mut buf = [0u8; 1024];
-        loop {
-            let n = match conn.read(&mut buf) {
-                Ok(0) => {
-                    self.ended = "closed the connection";
-                    return Ok(());
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
-                    self.ended = "reset the connection";
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            };
-            self.out.trace_read(buf.len(), &buf[..n]);
-            if !self.quiet {
-                let text = String::from_utf8_lossy(&buf[..n]);
-                self.out
-                    .line(format!("received from {}: {text}", req.client_address));
-            }
-            let reply = buf[..n].to_ascii_uppercase();
-            conn.write_all(&reply)?;
-            self.out.trace_write(&reply);
-        }
-    }
-
-    /// Runs whatever happened in `handle`: the place to say goodbye and clean up.
-    fn finish(&mut self, req: &mut Request<TcpStream>) {
-        if !self.quiet {
-            let peer = req.client_address;
-            self.out.line(format!("{peer} {}", self.ended));
-        }
-    }
-
-    fn handle_error(&mut self, req: &Request<TcpStream>, step: Step, err: &std::io::Error) {
-        self.ended = "was dropped after an error";
-        let peer = req.client_address;
-        self.out.line(format!("{peer}: {step} failed: {err}"));
-    }
-}
-// ANCHOR_END: handler
+// ANCHOR_END: listen
 
 fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
-    // ANCHOR: server
-    let config = Config {
-        // A thread per client (Python's ThreadingTCPServer), or a bounded pool.
-        concurrency: match args.pool {
-            Some(n) => Concurrency::Pool(n.into()),
-            None => Concurrency::Threading,
-        },
-        // SO_REUSEADDR: restart at once even while old connections sit in TIME_WAIT.
-        allow_reuse_address: true,
-        // listen(backlog): room for a burst of connects while the accept loop catches up.
-        backlog: args.backlog,
-        max_requests: args.max_clients,
-    };
-    let addr = format!("{}:{}", args.host, args.port);
-    let quiet = args.quiet;
-    let server = TcpServer::bind(&addr, config, move || UpperEcho {
-        out,
-        quiet,
-        ended: "left",
-    })
-    .map_err(|e| bind_error(e, &addr))?;
-    out.listening(server.local_addr());
+    let listener = listen(args)?;
+    out.listening(listener.local_addr()?);
 
-    // Accepts, and starts a handler for each connection, until --max-clients is reached;
-    // then waits for the handlers still running (a graceful stop).
-    let served = server.serve_forever()?;
-    // ANCHOR_END: server
-    out.line(format!("served {}, stopping", plural(served, "client")));
+    // ANCHOR: accept_loop
+    // The connection loop of lesson 02, except that it never talks to a client itself.
+    let mut clients: Vec<JoinHandle<()>> = Vec::new();
+    let mut accepted = 0;
+    while args.max_clients.is_none_or(|max| accepted < max) {
+        let (conn, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // A client that left before we took it: take the next one.
+            Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
+            Err(e) => return Err(e).context("accepting a client"),
+        };
+        accepted += 1;
+        // Threads that have ended are forgotten; the rest are clients being served now.
+        clients.retain(|client| !client.is_finished());
+        let now = plural(clients.len() + 1, "client");
+        if !args.quiet {
+            out.line(format!("connection from {peer} (serving {now} now)"));
+        }
+        // The thread gets the connection (`move`): from here on, only it talks to this
+        // client, while this loop goes straight back to `accept`. The Rust book's
+        // `thread::spawn` panics when the system has no thread to give; `Builder::spawn`
+        // is the same call returning an error instead, so one client too many loses its
+        // connection, not everyone theirs.
+        let quiet = args.quiet;
+        match thread::Builder::new().spawn(move || communicate(conn, peer, quiet, out)) {
+            Ok(client) => clients.push(client),
+            Err(e) => out.line(format!("{peer}: no thread for this client: {e}")),
+        }
+    }
+    // A graceful stop: no new clients, but those connected are served until they leave.
+    for client in clients {
+        let _ = client.join();
+    }
+    // ANCHOR_END: accept_loop
+    out.line(format!("served {}, stopping", plural(accepted, "client")));
     Ok(())
 }
+
+// ANCHOR: communicate
+/// Lesson 02's communication loop, unchanged: a `read` that blocks, blocks only this
+/// client's thread.
+fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
+    // How the client left, said unless --quiet.
+    let left = |how: &str| {
+        if !quiet {
+            out.line(format!("{peer} {how}"));
+        }
+    };
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match conn.read(&mut buf) {
+            Ok(0) => {
+                left("closed the connection");
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                left("reset the connection");
+                return;
+            }
+            Err(e) => {
+                out.line(format!("{peer}: read failed: {e}"));
+                return;
+            }
+        };
+        out.trace_read(buf.len(), &buf[..n]);
+        if !quiet {
+            let text = String::from_utf8_lossy(&buf[..n]);
+            out.line(format!("received from {peer}: {text}"));
+        }
+        let reply = buf[..n].to_ascii_uppercase();
+        if let Err(e) = conn.write_all(&reply) {
+            out.line(format!("{peer}: could not reply: {e}"));
+            return;
+        }
+        out.trace_write(&reply);
+    }
+}
+// ANCHOR_END: communicate

@@ -3,13 +3,14 @@
 //!   lesson09-client get NAME [--out DIR] [--force]   download NAME into DIR
 //!   lesson09-client put FILE [--as NAME]              upload FILE (the server needs --allow-write)
 //!
-//! Start the server first:   cargo run --bin lesson09-server -- --root lessons/09-tftp/files
-//! Then:                     cargo run --bin lesson09-client -- get hello.txt --trace
+//! Start the server first: cargo run --bin lesson09-server -- --root
+//! lessons/09-tftp/files Then: cargo run --bin lesson09-client -- get hello.txt --trace
 //!
-//! Look for: with --trace, every packet. The RRQ goes to the server's port; the DATA comes back
-//! from a NEW port (the server's transfer ID), and each DATA is answered by an ACK: lock-step.
-//! Through the lossy relay (lesson09-relay), the timeouts and the duplicates. A downloaded file
-//! is written as `.NAME.part` and renamed at the end: a failed transfer leaves nothing.
+//! Look for: with --trace, every packet. The RRQ goes to the server's port; the DATA
+//! comes back from a NEW port (the server's transfer ID), and each DATA is answered by an
+//! ACK: lock-step. Through the lossy relay (lesson09-relay), the timeouts and the
+//! duplicates. A downloaded file is written as `.NAME.part` and renamed at the end: a
+//! failed transfer leaves nothing.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -20,10 +21,13 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Parser;
+use socket_lab::errors::start_command;
 use socket_lab::json_header::check_name;
 use socket_lab::out::plural;
 use socket_lab::tftp::{Mode, Packet, Request, MAX_PACKET};
-use socket_lab::tftp_transfer::{receive_file, send_file, start_write, Link, PartFile, Patience};
+use socket_lab::tftp_transfer::{
+    receive_file, send_file, start_write, Link, PartFile, Patience,
+};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 09: get or put a file with TFTP (RFC 1350, octet mode).
@@ -50,7 +54,8 @@ struct Args {
     #[arg(long)]
     force: bool,
 
-    /// With put: the name the server stores the file under (default: the file's own name).
+    /// With put: the name the server stores the file under (default: the file's own
+    /// name).
     #[arg(long = "as", value_name = "NAME")]
     as_name: Option<String>,
 
@@ -65,8 +70,9 @@ struct Args {
     #[command(flatten)]
     patience: Patience,
 
-    /// With get: after the final ACK, wait this long in case the last DATA comes again (our
-    /// final ACK was lost), and ACK it again. 0, the default, ends at once, like tftp and curl.
+    /// With get: after the final ACK, wait this long in case the last DATA comes again
+    /// (our final ACK was lost), and ACK it again. 0, the default, ends at once, like
+    /// tftp and curl.
     #[arg(long, value_name = "MS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=60_000))]
     dally_ms: u64,
@@ -93,8 +99,8 @@ fn main() -> ExitCode {
 // ANCHOR: get
 fn get(args: &Args, out: Out) -> anyhow::Result<()> {
     let name = &args.target;
-    // The local name is the last part of the remote one, and it must be a plain file name:
-    // a server cannot make us write outside DIR.
+    // The local name is the last part of the remote one, and it must be a plain file
+    // name: a server cannot make us write outside DIR.
     let local = name.rsplit('/').next().unwrap_or(name);
     check_name(local).map_err(|e| anyhow!("cannot save {name:?} here: {e}"))?;
     std::fs::create_dir_all(&args.out)
@@ -118,7 +124,8 @@ fn get(args: &Args, out: Out) -> anyhow::Result<()> {
     ));
     let dally = Duration::from_millis(args.dally_ms);
     // The "saved" line comes from receive_file, before the final ACK.
-    receive_file(&mut link, rrq, part, u64::MAX, dally).map_err(|e| explain(e, &link, args))?;
+    receive_file(&mut link, rrq, part, u64::MAX, dally)
+        .map_err(|e| explain(e, &link, args))?;
     Ok(())
 }
 // ANCHOR_END: get
@@ -133,7 +140,8 @@ fn put(args: &Args, out: Out) -> anyhow::Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?,
     };
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let size = match file.metadata() {
         Ok(meta) if meta.is_file() => meta.len(),
         _ => bail!("{} is not a regular file", path.display()),
@@ -162,7 +170,7 @@ fn put(args: &Args, out: Out) -> anyhow::Result<()> {
 }
 // ANCHOR_END: put
 
-/// An RRQ or WRQ for `name` in octet mode, refused here if it would not fit in one packet.
+/// An RRQ or WRQ for `name` in octet mode; refused if it does not fit in one packet.
 fn request(kind: fn(Request) -> Packet, name: &str) -> anyhow::Result<Packet> {
     let packet = kind(Request {
         filename: name.to_string(),
@@ -202,10 +210,7 @@ fn explain(e: anyhow::Error, link: &Link, args: &Args) -> anyhow::Error {
     if link.answered() {
         return e;
     }
-    let mut start = "cargo run --bin lesson09-server".to_string();
-    if args.port != 9009 {
-        start.push_str(&format!(" -- --port {}", args.port));
-    }
+    let start = start_command(&format!("{}:{}", args.host, args.port), "lesson09-server");
     anyhow!(
         "{e:#}. Is the server running? UDP says nothing when nobody receives; start it in \
          another terminal: {start}"

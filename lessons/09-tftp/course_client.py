@@ -1,11 +1,12 @@
-# A TFTP downloader written the way the classic course describes one: struct.pack for the
-# read request, struct.unpack('!HH') for the head of each DATA packet, one ACK per block sent
-# back to the address the DATA came from, and "shorter than 516 bytes" as the end.
+# ANCHOR: client
+# A TFTP downloader written the way the classic course describes one: struct.pack for
+# the read request, struct.unpack('!HH') for the head of each DATA packet, one ACK per
+# block sent back to where the DATA came from, and "shorter than 516 bytes" as the end.
 #
 #   python3 lessons/09-tftp/course_client.py 9009 hello.txt hello.txt
 #
-# Two lines are the lab's, not the course's: the timeout (without it, one lost packet leaves
-# recvfrom waiting forever) and the exit code on an ERROR.
+# Two lines are the lab's, not the course's: the timeout (without it, one lost packet
+# leaves recvfrom waiting forever) and the exit code on an ERROR.
 import socket
 import struct
 import sys
@@ -33,3 +34,4 @@ while True:
         break
 f.close()
 print(blocks, 'blocks from port', addr[1] != port and 'a new port' or 'the same port')
+# ANCHOR_END: client

@@ -1,11 +1,11 @@
-//! Lesson 09 — TFTP packets (RFC 1350): bytes in, a packet or a clear error out, and back.
+//! Lesson 09 — TFTP packets (RFC 1350): bytes to a packet (or a clear error), and back.
 //!
-//! Pure code, no socket: the server, the client and the lossy relay of lesson 09 all use it,
-//! and the tests below check every rule on bytes alone. The library exports it as
+//! Pure code, no socket: the server, the client and the lossy relay of lesson 09 all use
+//! it, and the tests below check every rule on bytes alone. The library exports it as
 //! `socket_lab::tftp`.
 //!
-//! A TFTP packet is one UDP datagram. Its first 2 bytes, in network byte order (big-endian,
-//! lesson 05), are the opcode; what follows depends on it:
+//! A TFTP packet is one UDP datagram. Its first 2 bytes, in network byte order
+//! (big-endian, lesson 05), are the opcode; what follows depends on it:
 //!
 //! ```text
 //!   RRQ / WRQ   | 01 or 02 | file name | 0 | mode | 0 |      (mode: "octet", "netascii")
@@ -15,7 +15,7 @@
 //! ```
 //!
 //! Every field is bounded by the packet, and the packet by [`MAX_PACKET`]: nothing a peer
-//! sends can make this code read past the datagram or allocate more than the datagram's size.
+//! sends can make this code read past the datagram or allocate more than its size.
 
 use std::fmt;
 
@@ -23,8 +23,8 @@ use std::fmt;
 /// (0 to 511). A short block is how the receiver knows the file has ended.
 pub const BLOCK_SIZE: usize = 512;
 
-/// The largest TFTP packet: a DATA packet with a full block, 2 + 2 + 512 bytes. Requests must
-/// fit in it too. Anything longer is refused.
+/// The largest TFTP packet: a DATA packet with a full block, 2 + 2 + 512 bytes. Requests
+/// must fit in it too. Anything longer is refused.
 pub const MAX_PACKET: usize = 4 + BLOCK_SIZE;
 
 // ANCHOR: types
@@ -48,8 +48,8 @@ pub enum Packet {
 pub struct Request {
     pub filename: String,
     pub mode: Mode,
-    /// Option names and values after the mode (RFC 2347, e.g. `blksize 512`). A server may
-    /// ignore them and answer as plain RFC 1350; this lab's server does.
+    /// Option names and values after the mode (RFC 2347, e.g. `blksize 512`). A server
+    /// may ignore them and answer as plain RFC 1350; this lab's server does.
     pub options: Vec<(String, String)>,
 }
 
@@ -127,19 +127,25 @@ impl fmt::Display for ParseError {
                     "more than {MAX_PACKET} bytes ({len} or more): no TFTP packet is that long"
                 )
             }
-            ParseError::UnknownOpcode(op) => write!(f, "unknown opcode {op} (TFTP has 1 to 5)"),
+            ParseError::UnknownOpcode(op) => {
+                write!(f, "unknown opcode {op} (TFTP has 1 to 5)")
+            }
             ParseError::Unterminated { field } => {
                 write!(f, "the {field} does not end with a 0 byte")
             }
             ParseError::Empty { field } => write!(f, "the {field} is empty"),
-            ParseError::NotText { field } => write!(f, "the {field} is not text (not UTF-8)"),
+            ParseError::NotText { field } => {
+                write!(f, "the {field} is not text (not UTF-8)")
+            }
             ParseError::UnknownMode(mode) => {
                 write!(
                     f,
                     "unknown mode {mode:?} (TFTP has netascii, octet and mail)"
                 )
             }
-            ParseError::OptionWithoutValue(name) => write!(f, "option {name:?} has no value"),
+            ParseError::OptionWithoutValue(name) => {
+                write!(f, "option {name:?} has no value")
+            }
             ParseError::WrongLength { opcode, len } => {
                 write!(f, "an {opcode} is exactly 4 bytes; this one has {len}")
             }
@@ -182,8 +188,8 @@ pub fn parse(bytes: &[u8]) -> Result<Packet, ParseError> {
         }
         5 => {
             let code = ErrorCode::from_u16(second_u16(bytes)?);
-            // The message should end with a 0 byte; a peer that forgets it has still ended
-            // the transfer, so the message is taken as it is.
+            // The message should end with a 0 byte; a peer that forgets it has still
+            // ended the transfer, so the message is taken as it is.
             let text = &bytes[4..];
             let text = text.strip_suffix(&[0]).unwrap_or(text);
             let message = String::from_utf8_lossy(text).into_owned();
@@ -243,8 +249,8 @@ impl Fields<'_> {
             .iter()
             .position(|&b| b == 0)
             .ok_or(ParseError::Unterminated { field })?;
-        let text =
-            std::str::from_utf8(&self.rest[..end]).map_err(|_| ParseError::NotText { field })?;
+        let text = std::str::from_utf8(&self.rest[..end])
+            .map_err(|_| ParseError::NotText { field })?;
         self.rest = &self.rest[end + 1..];
         Ok(text.to_string())
     }
@@ -259,8 +265,8 @@ fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
 
 // ANCHOR: encode
 impl Packet {
-    /// The packet's bytes, ready for `send_to`. A request with a long name can come out longer
-    /// than [`MAX_PACKET`]: the client checks the length before sending.
+    /// The packet's bytes, ready for `send_to`. A request with a long name can come out
+    /// longer than [`MAX_PACKET`]: the client checks the length before sending.
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(MAX_PACKET);
         match self {
@@ -331,7 +337,9 @@ impl Packet {
     /// The packet in a few words, for lines about it: `DATA block 7`, `RRQ "a.txt"`.
     pub fn label(&self) -> String {
         match self {
-            Packet::Rrq(r) | Packet::Wrq(r) => format!("{} {:?}", self.name(), r.filename),
+            Packet::Rrq(r) | Packet::Wrq(r) => {
+                format!("{} {:?}", self.name(), r.filename)
+            }
             Packet::Data { block, .. } => format!("DATA block {block}"),
             Packet::Ack { block } => format!("ACK block {block}"),
             Packet::Error { code, .. } => format!("ERROR {}", code.number()),
@@ -347,9 +355,9 @@ impl Packet {
     }
 }
 
-/// How `--trace` and the relay show a packet: `DATA block 7, 512 bytes of data`. Strings that
-/// came from the network are shown escaped (`"a\u{1b}b"`), so a name or a message can never
-/// send control characters to your terminal.
+/// How `--trace` and the relay show a packet: `DATA block 7, 512 bytes of data`. Strings
+/// that came from the network are shown escaped (`"a\u{1b}b"`), so a name or a message
+/// can never send control characters to your terminal.
 impl fmt::Display for Packet {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
@@ -365,7 +373,9 @@ impl fmt::Display for Packet {
                 write!(f, "DATA block {block}, {} byte{s} of data", data.len())
             }
             Packet::Ack { block } => write!(f, "ACK block {block}"),
-            Packet::Error { code, message } => write!(f, "ERROR {code}: {}", escaped(message)),
+            Packet::Error { code, message } => {
+                write!(f, "ERROR {code}: {}", escaped(message))
+            }
         }
     }
 }
@@ -519,7 +529,9 @@ mod tests {
         let mut full = vec![0, 3, 0, 1];
         full.extend([7u8; BLOCK_SIZE]);
         assert_eq!(full.len(), MAX_PACKET);
-        assert!(matches!(parse(&full), Ok(Packet::Data { data, .. }) if data.len() == 512));
+        assert!(
+            matches!(parse(&full), Ok(Packet::Data { data, .. }) if data.len() == 512)
+        );
         full.push(7);
         assert_eq!(parse(&full), Err(ParseError::TooLong { len: 517 }));
     }

@@ -1,23 +1,23 @@
-//! Lesson 09 — the lossy relay: it sits between a TFTP client and a TFTP server, passes their
-//! datagrams on, and drops some on purpose, so that loss — and how TFTP recovers from it — can
-//! be seen every time, the same way.
+//! Lesson 09 — the lossy relay: it sits between a TFTP client and a TFTP server, passes
+//! their datagrams on, and drops some on purpose, so that loss — and how TFTP recovers
+//! from it — can be seen every time, the same way.
 //!
 //!   terminal 1:  cargo run --bin lesson09-server -- --root lessons/09-tftp/files --timeout-ms 300
 //!   terminal 2:  cargo run --bin lesson09-relay -- --drop-every 3
 //!   terminal 3:  cargo run --bin lesson09-client -- get hello.txt --port 9109 --trace
 //!
-//! The client sends its request to the relay (port 9109), which passes every datagram on, both
-//! ways, except those its rules drop:
+//! The client sends its request to the relay (port 9109), which passes every datagram on,
+//! both ways, except those its rules drop:
 //!   --drop-every N         the Nth, 2Nth, 3Nth… datagram, counted over both directions
 //!   --loss PCT --seed S    each datagram with a chance of PCT %, from a seeded generator
 //!   --drop-data B          the first DATA with block number B (and --drop-ack B for an ACK)
 //!
-//! Look for: the relay names every datagram it drops; the server's "no answer … sending again"
-//! and the client's "a duplicate … ACKed again" lines are the answers to it.
+//! Look for: the relay names every datagram it drops; the server's "no answer … sending
+//! again" and the client's "a duplicate … ACKed again" lines are the answers to it.
 //!
-//! For each transfer the relay opens two sockets: one faces the server (the server sees the relay
-//! as its client) and one faces the client (the client sees a new port answer, as it would from
-//! the server itself).
+//! For each transfer the relay opens two sockets: one faces the server (the server sees
+//! the relay as its client) and one faces the client (the client sees a new port answer,
+//! as it would from the server itself).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
@@ -39,10 +39,11 @@ const IDLE: Duration = Duration::from_secs(30);
 /// At most this many transfers are relayed at once; datagrams for more are dropped.
 const MAX_SESSIONS: usize = 64;
 
-/// At most this many server ports per transfer (a repeated request can start a second one).
+/// At most this many server ports per transfer (a repeated request can start another).
 const MAX_FACES: usize = 8;
 
-/// Lesson 09: a UDP relay that drops datagrams on purpose, to show TFTP recovering from loss.
+/// Lesson 09: a UDP relay that drops datagrams on purpose, to show TFTP recovering from
+/// loss.
 #[derive(Parser)]
 #[command(
     name = "lesson09-relay",
@@ -54,7 +55,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
 
-    /// The port clients send their requests to (instead of the server's); 0 picks a free one.
+    /// The port clients send their requests to (instead of the server's); 0 picks a free
+    /// one.
     #[arg(long, default_value_t = 9109)]
     port: u16,
 
@@ -70,8 +72,8 @@ struct Args {
     #[arg(long, value_name = "PCT", value_parser = percent)]
     loss: Option<f64>,
 
-    /// The seed of the generator behind --loss: the same seed drops the same datagrams of the
-    /// same sequence.
+    /// The seed of the generator behind --loss: the same seed drops the same datagrams of
+    /// the same sequence.
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
 
@@ -101,8 +103,8 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: judge
-/// Decides, datagram by datagram, which ones get through. One judge sees both directions, in
-/// the order the datagrams arrive, so `--drop-every` counts them all.
+/// Decides, datagram by datagram, which ones get through. One judge sees both directions,
+/// in the order the datagrams arrive, so `--drop-every` counts them all.
 struct Judge {
     drop_every: Option<u64>,
     loss: Option<f64>,
@@ -115,15 +117,15 @@ struct Judge {
 }
 
 impl Judge {
-    /// True if the datagram goes on; says so when it does not (and, with --trace, when it does).
+    /// Whether the datagram goes on; says so if not (and, with --trace, if it does).
     fn passes(&mut self, bytes: &[u8], direction: &str) -> bool {
         self.count += 1;
         let packet = parse(bytes);
         let by_rule = self
             .drop_every
             .is_some_and(|n| self.count.is_multiple_of(n));
-        // The generator is asked for every datagram, dropped or not: the same seed then makes
-        // the same decisions for the same sequence of datagrams.
+        // The generator is asked for every datagram, dropped or not: the same seed then
+        // makes the same decisions for the same sequence of datagrams.
         let by_chance = self
             .loss
             .is_some_and(|pct| self.random.next_percent() < pct);
@@ -150,7 +152,7 @@ impl Judge {
     }
 }
 
-/// Removes `block` from `list` if it is there: each `--drop-data B` drops one packet only.
+/// Removes `block` from `list` if it is there: each `--drop-data B` drops one packet.
 fn take(list: &mut Vec<u16>, block: u16) -> bool {
     match list.iter().position(|&b| b == block) {
         Some(i) => {
@@ -251,9 +253,9 @@ fn passes(judge: &Mutex<Judge>, bytes: &[u8], direction: &str) -> bool {
 
 // ANCHOR: session
 /// One client's transfer: a socket that faces the server, and a thread that passes the
-/// server's datagrams on to the client. The server answers from its transfer's own port (its
-/// TID); for each such port the relay opens a socket of its own that faces the client, so the
-/// client sees one port per server port, exactly as without the relay.
+/// server's datagrams on to the client. The server answers from its transfer's own port
+/// (its TID); for each such port the relay opens a socket of its own that faces the
+/// client, so the client sees one port per server port, exactly as without the relay.
 fn open_session(
     host: &str,
     client: SocketAddr,
@@ -261,13 +263,15 @@ fn open_session(
     judge: &Arc<Mutex<Judge>>,
     out: Out,
 ) -> anyhow::Result<Session> {
-    let to_server = UdpSocket::bind((host, 0)).context("opening a socket towards the server")?;
+    let to_server =
+        UdpSocket::bind((host, 0)).context("opening a socket towards the server")?;
     to_server.set_read_timeout(Some(IDLE))?;
     out.line(format!(
         "{client}: a new transfer; its packets reach the server from {}",
         to_server.local_addr()?
     ));
-    let (from_server, host, judge) = (to_server.try_clone()?, host.to_string(), Arc::clone(judge));
+    let (from_server, host, judge) =
+        (to_server.try_clone()?, host.to_string(), Arc::clone(judge));
     let pump = thread::spawn(move || {
         // Server port (TID) -> our socket that faces the client for it.
         let mut faces: HashMap<SocketAddr, UdpSocket> = HashMap::new();
@@ -308,7 +312,8 @@ fn open_face(
     judge: &Arc<Mutex<Judge>>,
     out: Out,
 ) -> anyhow::Result<UdpSocket> {
-    let face = UdpSocket::bind((host, 0)).context("opening a socket towards the client")?;
+    let face =
+        UdpSocket::bind((host, 0)).context("opening a socket towards the client")?;
     face.set_read_timeout(Some(IDLE))?;
     let (from_client, to_server, judge) =
         (face.try_clone()?, to_server.try_clone()?, Arc::clone(judge));
@@ -330,8 +335,8 @@ fn open_face(
 }
 // ANCHOR_END: session
 
-/// The next datagram on one of a session's sockets; `None` once the transfer has been quiet
-/// for [`IDLE`] (or the socket fails), which ends that side of the session.
+/// The next datagram on one of a session's sockets; `None` once the transfer has been
+/// quiet for [`IDLE`] (or the socket fails), which ends that side of the session.
 fn next_datagram(socket: &UdpSocket, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
     loop {
         match socket.recv_from(buf) {

@@ -1,18 +1,18 @@
-//! Lesson 09 — the TFTP server (RFC 1350, octet mode): the files of one directory, over UDP.
+//! Lesson 09 — the TFTP server (RFC 1350, octet mode): one directory's files, over UDP.
 //!
 //! The server's own port (69 for real TFTP; 9009 here, because ports below 1024 need
-//! privileges) only takes requests. Each request it accepts gets a socket of its own, on a new
-//! port the system picks — the transfer ID (TID) — and a thread that runs the lock-step there:
-//! DATA, ACK, DATA, ACK… A slow or silent client holds up only its own transfer. Uploads are
-//! refused unless the server was started with `--allow-write`.
+//! privileges) only takes requests. Each request it accepts gets a socket of its own, on
+//! a new port the system picks — the transfer ID (TID) — and a thread that runs the
+//! lock-step there: DATA, ACK, DATA, ACK… A slow or silent client holds up only its own
+//! transfer. Uploads are refused unless the server was started with `--allow-write`.
 //!
 //! Run it:   cargo run --bin lesson09-server -- --root lessons/09-tftp/files
 //! Then:     cargo run --bin lesson09-client -- get hello.txt --trace
 //! Or any TFTP client:   tftp -m binary 127.0.0.1 9009 -c get hello.txt
 //!                       curl -o hello.txt tftp://127.0.0.1:9009/hello.txt
 //!
-//! Look for: each transfer's first line names the new port it runs on. Put the lossy relay
-//! (lesson09-relay) between client and server to see timeouts, retransmissions and duplicates.
+//! Look for: each transfer's first line names the new port it runs on. Put the lossy
+//! relay (lesson09-relay) in between to see timeouts, retransmissions and duplicates.
 
 use std::fs::File;
 use std::io::{BufReader, ErrorKind};
@@ -42,12 +42,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
 
-    /// The port requests come to (real TFTP uses 69, which needs privileges); 0 picks a free one.
+    /// The port requests come to (real TFTP uses 69, which needs privileges); 0 picks a
+    /// free one.
     #[arg(long, default_value_t = 9009)]
     port: u16,
 
-    /// The directory served (created if missing). Only plain file names inside it can be asked
-    /// for: no `..`, no `/`, no hidden names.
+    /// The directory served (created if missing). Only plain file names inside it can be
+    /// asked for: no `..`, no `/`, no hidden names.
     #[arg(long, value_name = "DIR", default_value = "lesson09-files")]
     root: PathBuf,
 
@@ -67,8 +68,8 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
     max_upload: u64,
 
-    /// Stop after this many datagrams at the server's port (requests, or anything else sent
-    /// there), once their transfers have ended (default: serve forever).
+    /// Stop after this many datagrams at the server's port (requests, or anything else
+    /// sent there), once their transfers have ended (default: serve forever).
     #[arg(long, value_name = "N")]
     max_requests: Option<usize>,
 
@@ -127,10 +128,10 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut buf = [0u8; MAX_PACKET + 1];
     let mut answered = 0;
     while args.max_requests.is_none_or(|max| answered < max) {
-        // The server's port waits for anyone: no timeout here, as in every server's accept.
+        // The server's port waits for anyone: no timeout, as in every server's accept.
         let (n, client) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
-            // An ICMP error about an earlier answer (a client that has gone): not a request.
+            // An ICMP error about an earlier answer (a client has gone): not a request.
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e).context("receiving a request"),
         };
@@ -140,7 +141,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         out.trace(format!("← {client} {shown} ({})", plural(n, "byte")));
         let busy = active.load(Ordering::SeqCst) >= args.max_active as usize;
         match decide(args, packet, client, busy, out) {
-            Ok(Some(job)) => transfers.push(start_transfer(args, job, client, &active, out)),
+            Ok(Some(job)) => {
+                transfers.push(start_transfer(args, job, client, &active, out))
+            }
             Ok(None) => {}
             Err(refusal) => {
                 // Refusals are answered from the server's port: there is no transfer.
@@ -166,8 +169,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 // ANCHOR_END: serve
 
 // ANCHOR: decide
-/// What a datagram at the server's port becomes: a transfer to start, nothing (an ERROR is
-/// never answered: two programs could answer each other forever), or a refusal.
+/// What a datagram at the server's port becomes: a transfer to start, nothing (an ERROR
+/// is never answered: two programs could answer each other forever), or a refusal.
 fn decide(
     args: &Args,
     packet: Result<Packet, ParseError>,
@@ -210,7 +213,7 @@ fn decide(
 // ANCHOR_END: decide
 
 // ANCHOR: start_transfer
-/// A new socket on a new port — the transfer's TID — and a thread that runs the transfer there.
+/// A new socket on a new port (the transfer's TID), and a thread that runs it there.
 fn start_transfer(
     args: &Args,
     job: Job,
@@ -223,7 +226,7 @@ fn start_transfer(
     active.fetch_add(1, Ordering::SeqCst);
     let active = Arc::clone(active);
     thread::spawn(move || {
-        // Port 0: the system picks a free port. The client learns it from our first packet.
+        // Port 0: the system picks a port; the client learns it from our first packet.
         match UdpSocket::bind((host.as_str(), 0)) {
             Ok(tid) => {
                 let here = tid
@@ -241,7 +244,14 @@ fn start_transfer(
 
 // ANCHOR: run
 /// One transfer, from its first packet to its last, on its own port.
-fn run(job: Job, mut link: Link, here: &str, max_upload: u64, patience: Patience, out: Out) {
+fn run(
+    job: Job,
+    mut link: Link,
+    here: &str,
+    max_upload: u64,
+    patience: Patience,
+    out: Out,
+) {
     let client = link.peer();
     match job {
         Job::Send { name, file, size } => {
@@ -266,11 +276,13 @@ fn run(job: Job, mut link: Link, here: &str, max_upload: u64, patience: Patience
             out.line(format!(
                 "{client}: WRQ {name:?}: receiving on a new port, {here}"
             ));
-            // ACK 0 says "go ahead" (from the new port); then DATA 1, ACK 1, … After the final
-            // ACK the server waits one timeout, in case that ACK was lost (RFC 1350 "dallying").
+            // ACK 0 says "go ahead" (from the new port); then DATA 1, ACK 1, … After the
+            // final ACK the server waits one timeout in case that ACK is lost (dallying).
             let ask = Packet::Ack { block: 0 };
             // The "saved" line comes from receive_file, before the final ACK.
-            if let Err(e) = receive_file(&mut link, ask, part, max_upload, patience.timeout()) {
+            if let Err(e) =
+                receive_file(&mut link, ask, part, max_upload, patience.timeout())
+            {
                 out.line(format!(
                     "{client}: receiving {name:?} failed, nothing kept: {e:#}{}",
                     link.stats
@@ -293,7 +305,9 @@ fn prepare_read(
     let name = &request.filename;
     let path = args.root.join(name);
     let file = File::open(&path).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => refuse(ErrorCode::FileNotFound, format!("no file {name:?} here")),
+        ErrorKind::NotFound => {
+            refuse(ErrorCode::FileNotFound, format!("no file {name:?} here"))
+        }
         ErrorKind::PermissionDenied => refuse(
             ErrorCode::AccessViolation,
             format!("{name:?} may not be read"),

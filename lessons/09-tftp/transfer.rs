@@ -1,19 +1,21 @@
-//! Lesson 09 — the lock-step of one TFTP transfer, used by lesson09-server and lesson09-client
-//! alike (the library exports it as `socket_lab::tftp_transfer`).
+//! Lesson 09 — the lock-step of one TFTP transfer, used by lesson09-server and
+//! lesson09-client alike (the library exports it as `socket_lab::tftp_transfer`).
 //!
-//! The side that has the file sends DATA block 1 and waits for ACK 1, then DATA 2 and ACK 2, and
-//! so on: one packet in flight, never more. The side that receives the file waits for each DATA
-//! and answers it with an ACK. A DATA with fewer than 512 bytes of data is the last one.
+//! The side that has the file sends DATA block 1 and waits for ACK 1, then DATA 2 and ACK
+//! 2, and so on: one packet in flight, never more. The side that receives the file waits
+//! for each DATA and answers it with an ACK. A DATA with fewer than 512 bytes of data is
+//! the last one.
 //!
 //! Reliability on top of UDP, built by hand, in four rules:
 //! - every wait has a timeout; when it expires, the last packet is sent again, at most
 //!   `retries` times, and then the transfer gives up;
-//! - a duplicate DATA (the sender did not get our ACK) is ACKed again and not written twice;
-//! - a duplicate ACK is ignored: DATA is sent again only after a timeout, never because of a
-//!   duplicate ACK (that mistake doubles every packet from then on: the "Sorcerer's Apprentice"
-//!   bug, RFC 1123 section 4.2.3.1);
-//! - each side knows the other's port (its transfer ID, TID); a packet from any other port is
-//!   answered with ERROR 5 and changes nothing.
+//! - a duplicate DATA (the sender did not get our ACK) is ACKed again and not written
+//!   twice;
+//! - a duplicate ACK is ignored: DATA is sent again only after a timeout, never because
+//!   of a duplicate ACK (that mistake doubles every packet from then on: the "Sorcerer's
+//!   Apprentice" bug, RFC 1123 section 4.2.3.1);
+//! - each side knows the other's port (its transfer ID, TID); a packet from any other
+//!   port is answered with ERROR 5 and changes nothing.
 
 use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
@@ -27,17 +29,18 @@ use crate::out::plural;
 use crate::tftp::{describe, escaped, parse, ErrorCode, Packet, BLOCK_SIZE, MAX_PACKET};
 use crate::Out;
 
-/// How long each wait lasts, and how many times a packet is sent again before giving up: the
-/// `--timeout-ms` and `--retries` of both the server and the client.
+/// How long each wait lasts, and how many times a packet is sent again before giving up:
+/// the `--timeout-ms` and `--retries` of both the server and the client.
 #[derive(Clone, Copy, Debug, clap::Args)]
 pub struct Patience {
-    /// How long to wait for the answer to a packet (the ACK of a DATA, the next DATA after an
-    /// ACK) before sending that packet again.
+    /// How long to wait for the answer to a packet (the ACK of a DATA, the next DATA
+    /// after an ACK) before sending that packet again.
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub timeout_ms: u64,
 
-    /// How many times a packet is sent again after a timeout before the transfer gives up.
+    /// How many times a packet is sent again after a timeout before the transfer gives
+    /// up.
     #[arg(long, value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub retries: u32,
@@ -61,8 +64,8 @@ pub struct Stats {
 }
 
 impl std::fmt::Display for Stats {
-    /// What went wrong on the way, if anything: `; 3 timeouts, 1 duplicate`. Nothing at all
-    /// for a transfer without a lost packet.
+    /// What went wrong on the way, if anything: `; 3 timeouts, 1 duplicate`. Nothing at
+    /// all for a transfer without a lost packet.
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         let mut seen = Vec::new();
         if self.timeouts > 0 {
@@ -87,7 +90,7 @@ impl std::fmt::Display for Stats {
 #[derive(Clone, Copy, Debug)]
 pub struct Summary {
     pub bytes: u64,
-    /// DATA packets, the final (short) one included; more than 65 535 for a file over 32 MiB.
+    /// DATA packets, the final (short) one included; over 65 535 for a file over 32 MiB.
     pub blocks: u64,
 }
 
@@ -95,9 +98,9 @@ pub struct Summary {
 /// One side of one transfer: its own socket, and the peer it talks to.
 pub struct Link {
     socket: UdpSocket,
-    /// Where our packets go. For a client, at first the server's well-known port; the first
-    /// answer comes from a new port (the server's TID for this transfer), and from then on
-    /// every packet goes there and only packets from there are accepted.
+    /// Where our packets go. For a client, at first the server's well-known port; the
+    /// first answer comes from a new port (the server's TID for this transfer), and from
+    /// then on every packet goes there and only packets from there are accepted.
     peer: SocketAddr,
     peer_known: bool,
     patience: Patience,
@@ -126,8 +129,8 @@ enum Answer<T> {
     Take(T),
     /// Not it: say why, and keep waiting.
     Ignore(String),
-    /// The peer missed our last packet (it sent its own again): say so, send ours again, and
-    /// keep waiting.
+    /// The peer missed our last packet (it sent its own again): say so, send ours again,
+    /// and keep waiting.
     Repeat(String),
     /// A packet that has no place here: ERROR 4 to the peer, and the transfer ends.
     Illegal(String),
@@ -135,7 +138,12 @@ enum Answer<T> {
 
 impl Link {
     /// A server's side: the peer is the client that sent the request.
-    pub fn to_client(socket: UdpSocket, client: SocketAddr, patience: Patience, out: Out) -> Link {
+    pub fn to_client(
+        socket: UdpSocket,
+        client: SocketAddr,
+        patience: Patience,
+        out: Out,
+    ) -> Link {
         Link {
             socket,
             peer: client,
@@ -147,9 +155,14 @@ impl Link {
         }
     }
 
-    /// A client's side: the request goes to `server`; the transfer continues with whichever
-    /// port of that host answers first.
-    pub fn to_server(socket: UdpSocket, server: SocketAddr, patience: Patience, out: Out) -> Link {
+    /// A client's side: the request goes to `server`; the transfer continues with
+    /// whichever port of that host answers first.
+    pub fn to_server(
+        socket: UdpSocket,
+        server: SocketAddr,
+        patience: Patience,
+        out: Out,
+    ) -> Link {
         Link {
             socket,
             peer: server,
@@ -189,7 +202,7 @@ impl Link {
         Ok(())
     }
 
-    /// Tells the peer why the transfer ends here (ERROR packet), and returns that as an error.
+    /// Tells the peer why the transfer ends here (an ERROR packet); returns that error.
     pub fn abort(&self, code: ErrorCode, message: impl Into<String>) -> anyhow::Error {
         let message = message.into();
         let _ = self.send(&Packet::error(code, message.clone()));
@@ -197,9 +210,9 @@ impl Link {
     }
 
     // ANCHOR: receive
-    /// Waits until `deadline` for the next packet from the peer. `None` when the time is up.
-    /// Packets from anyone else get ERROR 5 and are otherwise ignored. An ERROR from the peer,
-    /// or bytes that are not a TFTP packet, end the transfer.
+    /// Waits until `deadline` for the next packet from the peer; `None` when time is up.
+    /// Packets from anyone else get ERROR 5 and are otherwise ignored. An ERROR from the
+    /// peer, or bytes that are not a TFTP packet, end the transfer.
     fn receive(&mut self, deadline: Instant) -> anyhow::Result<Option<Packet>> {
         // One byte more than the largest packet: a datagram that fills it is too long.
         let mut buf = [0u8; MAX_PACKET + 1];
@@ -211,11 +224,14 @@ impl Link {
             self.socket.set_read_timeout(Some(left))?;
             let (n, from) = match self.socket.recv_from(&mut buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock
+                        || e.kind() == ErrorKind::TimedOut =>
+                {
                     return Ok(None)
                 }
-                // An ICMP error for an earlier datagram (Linux reports some on UDP sockets):
-                // not an answer; keep waiting.
+                // An ICMP error for an earlier datagram (Linux reports some on UDP
+                // sockets): not an answer; keep waiting.
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e).context("receiving a packet"),
             };
@@ -224,12 +240,11 @@ impl Link {
             self.out
                 .trace(format!("← {from} {shown} ({})", plural(n, "byte")));
 
-            // The first answer to a client's request fixes the server's TID: same host, any port.
+            // The first answer to a request fixes the server's TID: same host, any port.
             if !self.peer_known && from.ip() == self.peer.ip() {
                 if from != self.peer {
-                    self.say(format!(
-                        "the server answers from {from}: its own port for this transfer (TID)"
-                    ));
+                    let why = "its own port for this transfer (TID)";
+                    self.say(format!("the server answers from {from}: {why}"));
                 }
                 self.peer = from;
                 self.peer_known = true;
@@ -254,10 +269,14 @@ impl Link {
     // ANCHOR_END: receive
 
     // ANCHOR: stranger
-    /// A packet from a port that is not this transfer's peer: RFC 1350 says answer ERROR 5 to
-    /// its sender "while not disturbing the transfer". (An ERROR is never answered: two programs
-    /// would otherwise answer each other's errors forever.)
-    fn stranger(&mut self, from: SocketAddr, packet: &Result<Packet, crate::tftp::ParseError>) {
+    /// A packet from a port that is not this transfer's peer: RFC 1350 says answer ERROR
+    /// 5 to its sender "while not disturbing the transfer". (An ERROR is never answered:
+    /// two programs would otherwise answer each other's errors forever.)
+    fn stranger(
+        &mut self,
+        from: SocketAddr,
+        packet: &Result<Packet, crate::tftp::ParseError>,
+    ) {
         self.stats.strangers += 1;
         if matches!(packet, Ok(Packet::Error { .. })) {
             self.say(format!(
@@ -330,7 +349,9 @@ impl Link {
                     self.say(why);
                     self.send(packet)?;
                 }
-                Answer::Illegal(why) => return Err(self.abort(ErrorCode::IllegalOperation, why)),
+                Answer::Illegal(why) => {
+                    return Err(self.abort(ErrorCode::IllegalOperation, why))
+                }
             }
         }
     }
@@ -346,8 +367,8 @@ pub fn start_write(link: &mut Link, wrq: &Packet) -> anyhow::Result<()> {
 }
 
 // ANCHOR: send_file
-/// Sends a whole file: DATA 1, wait for ACK 1, DATA 2, wait for ACK 2, … until a DATA with
-/// fewer than 512 bytes of data — an empty one when the size is a multiple of 512.
+/// Sends a whole file: DATA 1, wait for ACK 1, DATA 2, wait for ACK 2, … until a DATA
+/// with fewer than 512 bytes of data — an empty one when the size is a multiple of 512.
 pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summary> {
     let mut block: u16 = 1;
     let mut summary = Summary {
@@ -358,7 +379,9 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
         let data = match read_block(file) {
             Ok(data) => data,
             Err(e) => {
-                return Err(link.abort(ErrorCode::NotDefined, format!("reading the file: {e}")))
+                return Err(
+                    link.abort(ErrorCode::NotDefined, format!("reading the file: {e}"))
+                )
             }
         };
         let n = data.len();
@@ -366,10 +389,11 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
         let last = n < BLOCK_SIZE;
         let acked = link.send_and_wait(&data, |answer| match answer {
             Packet::Ack { block: acked } if acked == block => Answer::Take(()),
-            // An ACK for an earlier block arrived late or twice. Sending DATA again here would
-            // make every later packet travel twice (the Sorcerer's Apprentice bug).
+            // An ACK for an earlier block arrived late or twice. Sending DATA again here
+            // would make every later packet travel twice (the Sorcerer's Apprentice bug).
             Packet::Ack { block: acked } => Answer::Ignore(format!(
-                "ACK block {acked} again: a duplicate; ignored (DATA goes again only after a timeout)"
+                "ACK block {acked} again: a duplicate; ignored \
+                 (DATA goes again only after a timeout)"
             )),
             other => Answer::Illegal(format!(
                 "{} received while waiting for ACK block {block}",
@@ -380,8 +404,8 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
             // Silence after the last DATA is not like silence after any other: the client
             // may have everything, and only its final ACK was lost.
             if last && e.is::<NoAnswer>() {
-                let why =
-                    "the final ACK never came; the client may have the whole file all the same";
+                let why = "the final ACK never came; \
+                           the client may have the whole file all the same";
                 return Err(e.context(why));
             }
             return Err(e);
@@ -398,8 +422,8 @@ pub fn send_file(link: &mut Link, file: &mut impl Read) -> anyhow::Result<Summar
 // ANCHOR_END: send_file
 
 /// Reads up to one block: 512 bytes, fewer only at the end of the file. (`read` alone may
-/// return fewer bytes than asked, lesson 03; `take` + `read_to_end` reads until it has 512 or
-/// the file has ended.)
+/// return fewer bytes than asked, lesson 03; `take` + `read_to_end` reads until it has
+/// 512 or the file has ended.)
 fn read_block(file: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut block = Vec::with_capacity(BLOCK_SIZE);
     file.take(BLOCK_SIZE as u64).read_to_end(&mut block)?;
@@ -407,12 +431,12 @@ fn read_block(file: &mut impl Read) -> io::Result<Vec<u8>> {
 }
 
 // ANCHOR: receive_file
-/// Receives a whole file into `part`. `ask` is the packet that asks for block 1: the RRQ (a
-/// client) or ACK 0 (a server that accepted a write request); it is sent again while nothing
-/// comes. Every DATA is written, then ACKed. The file gets its real name before the final ACK
-/// goes out, so that ACK means "saved" (and the line that says so comes first). After it, the
-/// receiver waits `dally` in case the final DATA comes again (its ACK was lost), to ACK it
-/// once more.
+/// Receives a whole file into `part`. `ask` is the packet that asks for block 1: the RRQ
+/// (a client) or ACK 0 (a server that accepted a write request); it is sent again while
+/// nothing comes. Every DATA is written, then ACKed. The file gets its real name before
+/// the final ACK goes out, so that ACK means "saved" (and the line that says so comes
+/// first). After it, the receiver waits `dally` in case the final DATA comes again (its
+/// ACK was lost), to ACK it once more.
 pub fn receive_file(
     link: &mut Link,
     ask: Packet,
@@ -430,9 +454,11 @@ pub fn receive_file(
         let started = summary.blocks > 0;
         let data = link.send_and_wait(&ask, |answer| match answer {
             Packet::Data { block, data } if block == expected => Answer::Take(data),
-            // The block we already have: the sender did not get our ACK. ACK it again; the
-            // data is NOT written a second time.
-            Packet::Data { block, .. } if started && block == expected.wrapping_sub(1) => {
+            // The block we already have: the sender did not get our ACK. ACK it again;
+            // the data is NOT written a second time.
+            Packet::Data { block, .. }
+                if started && block == expected.wrapping_sub(1) =>
+            {
                 Answer::Repeat(format!(
                     "DATA block {block} again: a duplicate (our ACK was lost or late); \
                      ACKed again, not written twice"
@@ -455,13 +481,17 @@ pub fn receive_file(
             ));
         }
         if let Err(e) = part.write(&data) {
-            return Err(link.abort(write_error_code(&e), format!("writing the file: {e}")));
+            return Err(
+                link.abort(write_error_code(&e), format!("writing the file: {e}"))
+            );
         }
         let ack = Packet::Ack { block: expected };
         if data.len() < BLOCK_SIZE {
             // The last block. Store the file under its name first, then confirm.
             if let Err(e) = part.keep() {
-                return Err(link.abort(write_error_code(&e), format!("storing the file: {e}")));
+                return Err(
+                    link.abort(write_error_code(&e), format!("storing the file: {e}"))
+                );
             }
             link.say(format!(
                 "saved {}: {} in {}{}",
@@ -497,8 +527,8 @@ fn dally_after(link: &mut Link, final_ack: &Packet, dally: Duration) {
     }
 }
 
-/// ERROR 3 for a full disk, 2 for a permission problem, 6 for a name taken meanwhile, 0 for
-/// anything else.
+/// ERROR 3 for a full disk, 2 for a permission problem, 6 for a name taken meanwhile, 0
+/// for anything else.
 fn write_error_code(e: &io::Error) -> ErrorCode {
     match e.kind() {
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge => {
@@ -511,11 +541,11 @@ fn write_error_code(e: &io::Error) -> ErrorCode {
 }
 
 // ANCHOR: part_file
-/// A file being received, written as `DIR/.NAME.part` and given its name `DIR/NAME` only by
-/// [`PartFile::keep`], once the last block is in. Dropped without `keep` (a timeout, an ERROR,
-/// a full disk), it deletes itself: an aborted transfer leaves nothing. (A process killed
-/// outright runs no code at all: then the part file stays, and the next transfer of that name
-/// says so.)
+/// A file being received, written as `DIR/.NAME.part` and given its name `DIR/NAME` only
+/// by [`PartFile::keep`], once the last block is in. Dropped without `keep` (a timeout,
+/// an ERROR, a full disk), it deletes itself: an aborted transfer leaves nothing. (A
+/// process killed outright runs no code at all: then the part file stays, and the next
+/// transfer of that name says so.)
 pub struct PartFile {
     file: BufWriter<File>,
     part: PathBuf,
@@ -525,8 +555,8 @@ pub struct PartFile {
 }
 
 impl PartFile {
-    /// Starts `dest`. `create_new` fails if the part file exists: two transfers of the same
-    /// name can never write into one file.
+    /// Starts `dest`. `create_new` fails if the part file exists: two transfers of the
+    /// same name can never write into one file.
     pub fn create(dest: &Path, overwrite: bool) -> io::Result<PartFile> {
         let name = dest.file_name().unwrap_or_default().to_string_lossy();
         let part = dest.with_file_name(format!(".{name}.part"));
@@ -538,8 +568,8 @@ impl PartFile {
                 ErrorKind::AlreadyExists => io::Error::new(
                     ErrorKind::AlreadyExists,
                     format!(
-                        "{} exists: another transfer of {name} is running, or an interrupted \
-                         one left it behind (then delete it)",
+                        "{} exists: another transfer of {name} is running, or an \
+                         interrupted one left it behind (then delete it)",
                         part.display()
                     ),
                 ),
@@ -558,9 +588,10 @@ impl PartFile {
         self.file.write_all(data)
     }
 
-    /// Gives the file its name. Without `overwrite` this is a hard link, which fails if the
-    /// name exists (a rename would silently replace a file that appeared meanwhile); then
-    /// the part file's name is removed. Either way, other programs see no file or all of it.
+    /// Gives the file its name. Without `overwrite` this is a hard link, which fails if
+    /// the name exists (a rename would silently replace a file that appeared meanwhile);
+    /// then the part file's name is removed. Either way, other programs see no file or
+    /// all of it.
     pub fn keep(&mut self) -> io::Result<()> {
         self.file.flush()?;
         if self.overwrite {
