@@ -278,4 +278,22 @@ pub const LESSONS: &[Lesson] = &[
             }],
         },
     },
+    Lesson {
+        number: "11",
+        slug: "11-lifecycle",
+        title: "The connection's life",
+        shows: "the handshake and the close, each end's state; TIME_WAIT, SO_REUSEADDR; listen(n)",
+        terminal1: "cargo run --bin lesson11-server -- --close-first server",
+        terminal2: "cargo run --bin lesson11-client -- --close-first server",
+        demo: Demo {
+            server: "lesson11-server",
+            server_args: &["--close-first", "server", "--max-clients", "1"],
+            relay: None,
+            clients: &[Client {
+                bin: "lesson11-client",
+                args: &["--close-first", "server"],
+                stdin: "",
+            }],
+        },
+    },
 ];

@@ -9,6 +9,9 @@ pub mod cli;
 pub mod errors;
 pub mod input;
 pub mod out;
+/// Linux's table of TCP sockets (`/proc/net/tcp`): what holds a port, and the state of each
+/// end of a connection (lesson 11, `lab states`).
+pub mod proc_tcp;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;

@@ -172,6 +172,18 @@ const CALLS: &[(&str, &[&str])] = &[
         &["UdpSocket::bind", "recv_from", "send_to", "thread::spawn"],
     ),
     ("lessons/09-tftp/client.rs", &["UdpSocket::bind"]),
+    (
+        "lessons/11-lifecycle/server.rs",
+        &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
+    ),
+    (
+        "lessons/11-lifecycle/client.rs",
+        &["TcpStream::connect", "connect_timeout", "state_of"],
+    ),
+    (
+        "lessons/11-lifecycle/close.rs",
+        &["drop(conn)", "wait_for", "State::TimeWait"],
+    ),
 ];
 
 #[test]

@@ -72,7 +72,13 @@ pub fn skip(why: &str) -> bool {
         std::env::var_os("CI").is_none(),
         "{why}, and CI must run every test"
     );
-    // Written past the test harness's output capture, so that it shows.
+    say_skipped(why)
+}
+
+/// Prints `skipped: WHY (where)` past the test harness's output capture, so that it shows;
+/// returns `true`.
+#[track_caller]
+fn say_skipped(why: &str) -> bool {
     let _ = writeln!(
         std::io::stderr(),
         "skipped: {why} ({})",
@@ -132,6 +138,17 @@ impl Scratch {
     pub fn redact(&self, text: &str) -> String {
         text.replace(&format!("{}/", self.dir.path().display()), "")
     }
+}
+
+/// For a test of what only Linux shows (the TCP states of `/proc/net/tcp`, the SYN retries of
+/// a full accept queue): `true`, with a visible `skipped:` line, on any other system. The
+/// book says on which kernel the behaviour was observed.
+#[track_caller]
+pub fn skip_unless_linux() -> bool {
+    if cfg!(target_os = "linux") {
+        return false;
+    }
+    say_skipped("this test reads Linux's /proc/net/tcp")
 }
 
 /// Runs a Python script and returns what it printed; fails the test with Python's stderr
