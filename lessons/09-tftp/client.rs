@@ -3,8 +3,8 @@
 //!   lesson09-client get NAME [--out DIR] [--force]   download NAME into DIR
 //!   lesson09-client put FILE [--as NAME]              upload FILE (the server needs --allow-write)
 //!
-//! Start the server first: cargo run --bin lesson09-server -- --root
-//! lessons/09-tftp/files Then: cargo run --bin lesson09-client -- get hello.txt --trace
+//! Start the server first:   cargo run --bin lesson09-server -- --root lessons/09-tftp/files
+//! Then:                     cargo run --bin lesson09-client -- get hello.txt --trace
 //!
 //! Look for: with --trace, every packet. The RRQ goes to the server's port; the DATA
 //! comes back from a NEW port (the server's transfer ID), and each DATA is answered by an

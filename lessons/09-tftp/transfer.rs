@@ -1,10 +1,10 @@
 //! Lesson 09 — the lock-step of one TFTP transfer, used by lesson09-server and
 //! lesson09-client alike (the library exports it as `socket_lab::tftp_transfer`).
 //!
-//! The side that has the file sends DATA block 1 and waits for ACK 1, then DATA 2 and ACK
-//! 2, and so on: one packet in flight, never more. The side that receives the file waits
-//! for each DATA and answers it with an ACK. A DATA with fewer than 512 bytes of data is
-//! the last one.
+//! The side that has the file sends DATA block 1 and waits for ACK 1, then DATA 2 and
+//! ACK 2, and so on: one packet in flight, never more. The side that receives the file
+//! waits for each DATA and answers it with an ACK. A DATA with fewer than 512 bytes of
+//! data is the last one.
 //!
 //! Reliability on top of UDP, built by hand, in four rules:
 //! - every wait has a timeout; when it expires, the last packet is sent again, at most
@@ -269,9 +269,9 @@ impl Link {
     // ANCHOR_END: receive
 
     // ANCHOR: stranger
-    /// A packet from a port that is not this transfer's peer: RFC 1350 says answer ERROR
-    /// 5 to its sender "while not disturbing the transfer". (An ERROR is never answered:
-    /// two programs would otherwise answer each other's errors forever.)
+    /// A packet from a port that is not this transfer's peer: RFC 1350 says answer
+    /// ERROR 5 to its sender "while not disturbing the transfer". (An ERROR is never
+    /// answered: two programs would otherwise answer each other's errors forever.)
     fn stranger(
         &mut self,
         from: SocketAddr,
