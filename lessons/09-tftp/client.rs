@@ -1,6 +1,7 @@
 //! Lesson 09 — the TFTP client: get a file (RRQ) or put one (WRQ), RFC 1350, octet mode.
 //!
 //!   lesson09-client get NAME [--out DIR] [--force]   download NAME into DIR
+//!                                                    (default: target/lesson09/downloads)
 //!   lesson09-client put FILE [--as NAME]              upload FILE (the server needs --allow-write)
 //!
 //! Start the server first:   cargo run --bin lesson09-server -- --root lessons/09-tftp/files
@@ -35,7 +36,7 @@ use socket_lab::{Out, Side, Style};
 #[command(
     name = "lesson09-client",
     version,
-    after_help = "Examples:\n  lesson09-client get hello.txt --trace\n  lesson09-client get hello.txt --out downloads --force\n  lesson09-client put notes.txt --as copy.txt"
+    after_help = "Examples:\n  lesson09-client get hello.txt --trace\n  lesson09-client get hello.txt --out /tmp --force\n  lesson09-client put notes.txt --as copy.txt"
 )]
 struct Args {
     /// get: download NAME (RRQ); put: upload FILE (WRQ).
@@ -46,8 +47,9 @@ struct Args {
     #[arg(value_name = "NAME|FILE")]
     target: String,
 
-    /// With get: the directory to save the file in (created if missing).
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// With get: the directory to save the file in (created if missing). The default is
+    /// under cargo's target/ folder, so downloads are never mixed with your own files.
+    #[arg(long, value_name = "DIR", default_value = "target/lesson09/downloads")]
     out: PathBuf,
 
     /// With get: replace a file of the same name in DIR (without it, the client refuses).

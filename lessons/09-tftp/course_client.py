@@ -3,7 +3,7 @@
 # the read request, struct.unpack('!HH') for the head of each DATA packet, one ACK per
 # block sent back to where the DATA came from, and "shorter than 516 bytes" as the end.
 #
-#   python3 lessons/09-tftp/course_client.py 9009 hello.txt hello.txt
+#   python3 lessons/09-tftp/course_client.py 9009 hello.txt /tmp/hello.txt
 #
 # Two lines are the lab's, not the course's: the timeout (without it, one lost packet
 # leaves recvfrom waiting forever) and the exit code on an ERROR.

@@ -8,8 +8,8 @@
 //!
 //! Run it:   cargo run --bin lesson09-server -- --root lessons/09-tftp/files
 //! Then:     cargo run --bin lesson09-client -- get hello.txt --trace
-//! Or any TFTP client:   tftp -m binary 127.0.0.1 9009 -c get hello.txt
-//!                       curl -o hello.txt tftp://127.0.0.1:9009/hello.txt
+//! Or any TFTP client:   tftp -m binary 127.0.0.1 9009 -c get hello.txt /tmp/hello.txt
+//!                       curl -o /tmp/hello.txt tftp://127.0.0.1:9009/hello.txt
 //!
 //! Look for: each transfer's first line names the new port it runs on. Put the lossy
 //! relay (lesson09-relay) in between to see timeouts, retransmissions and duplicates.
@@ -47,9 +47,14 @@ struct Args {
     #[arg(long, default_value_t = 9009)]
     port: u16,
 
-    /// The directory served (created if missing). Only plain file names inside it can be
-    /// asked for: no `..`, no `/`, no hidden names.
-    #[arg(long, value_name = "DIR", default_value = "lesson09-files")]
+    /// The directory served (created if missing); the default is under cargo's target/
+    /// folder, so uploads are never mixed with your own files. Only plain file names
+    /// inside it can be asked for: no `..`, no `/`, no hidden names.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "target/lesson09/server-files"
+    )]
     root: PathBuf,
 
     /// Accept uploads (WRQ). Without it the server is read-only and answers ERROR 2.
