@@ -4,11 +4,14 @@
 //!   cargo run --bin lab -- demo 02    run lesson 02's server and client together in this terminal
 //!   cargo run --bin lab -- states     the TCP connections on a port and their states (lesson 11)
 //!   cargo run --bin lab -- syn-retries   when a SYN nobody answers is sent again (Linux)
+//!   cargo run --bin lab -- addr 192.168.1.10/24    network, broadcast, hosts, the mask
+//!   cargo run --bin lab -- resolve localhost       the addresses a name stands for
 //!
 //! It is not a lesson: it lives in `lab/`, next to `lessons/`, and runs the lessons' programs.
 //! `lessons.rs` lists the lessons, `tour.rs` prints them, `demo.rs` runs one lesson's demo;
 //! `states.rs` and `syn_retries.rs` read Linux's table of TCP sockets.
 
+mod addr;
 mod demo;
 mod lessons;
 mod states;
@@ -65,6 +68,23 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         retransmissions: Option<u32>,
     },
+    /// An IPv4 network: its address, broadcast, hosts, and the mask both ways.
+    ///
+    /// With a second address: is it on the same network?
+    Addr {
+        /// ADDRESS/PREFIX or ADDRESS/MASK, e.g. 192.168.1.10/24 or
+        /// 192.168.1.10/255.255.255.0.
+        address: String,
+        /// Another IPv4 address: is it in the same network?
+        other: Option<String>,
+    },
+    /// The addresses a name stands for, in the order a client tries them.
+    ///
+    /// The system's resolver answers: /etc/hosts, then DNS.
+    Resolve {
+        /// A name (localhost) or an address (127.0.0.1, ::1).
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -82,6 +102,10 @@ fn main() -> ExitCode {
             interval_ms,
         } => states::run(port, once, std::time::Duration::from_millis(interval_ms)),
         Command::SynRetries { retransmissions } => syn_retries::run(retransmissions),
+        Command::Addr { address, other } => {
+            addr::describe(&address, other.as_deref()).map(|text| demo::print(&text))
+        }
+        Command::Resolve { name } => addr::resolve(&name).map(|text| demo::print(&text)),
     };
     socket_lab::exit_code(result)
 }

@@ -6,6 +6,7 @@
 //! below only make it reachable for the lessons that come after it, as `socket_lab::…`.
 
 pub mod cli;
+pub mod encoding;
 pub mod errors;
 pub mod input;
 pub mod out;

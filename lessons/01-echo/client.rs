@@ -60,7 +60,9 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr);
     let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
-    out.line(format!("connected to {addr}"));
+    // Where we are connected really (Python: s.getpeername()): `--host localhost` shows
+    // the address that answered.
+    out.line(format!("connected to {}", conn.peer_addr()?));
 
     conn.write_all(message.as_bytes()).context("sending")?;
     out.trace_write(message.as_bytes());

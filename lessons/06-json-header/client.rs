@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::connect_error;
 use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
@@ -69,9 +70,15 @@ struct Args {
     byte_order: ByteOrder,
 
     /// With run: the course's protocol (commands unframed, replies with a native-order
-    /// length).
+    /// length; of the reply header only `total_size` is read, as the course's client
+    /// does).
     #[arg(long)]
     classic: bool,
+
+    /// With run: how the command output is decoded. The course decodes it as gbk (a
+    /// server on Windows in Chinese); the lab's server sends utf-8.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
 
     /// The largest reply header accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
@@ -132,6 +139,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             args.byte_order
         },
         max_header: args.max_header,
+        encoding: args.encoding,
         out,
     };
     // `put` is prepared (Some) exactly when the action is put.
@@ -168,6 +176,7 @@ struct Session {
     conn: TcpStream,
     order: ByteOrder,
     max_header: u32,
+    encoding: Encoding,
     out: Out,
 }
 
@@ -279,7 +288,11 @@ impl Session {
             self.conn.write_all(line.as_bytes()).context("sending")?;
             self.out.trace_write(line.as_bytes());
 
-            let reply = self.reply()?;
+            let reply = if classic {
+                self.classic_reply()?
+            } else {
+                self.reply()?
+            };
             if reply.status == Status::Error {
                 bail!("the server refused: {}", reply.message);
             }
@@ -299,12 +312,37 @@ impl Session {
             if !reply.sha256.is_empty() && got != reply.sha256 {
                 bail!("the output's sha256 does not match the header's");
             }
-            self.out
-                .line(String::from_utf8_lossy(&output).trim_end_matches('\n'));
+            let text = self.encoding.decode(&output);
+            self.out.line(text.trim_end_matches(['\r', '\n']));
         }
         Ok(())
     }
     // ANCHOR_END: run
+
+    // ANCHOR: classic_reply
+    /// `--classic`: a reply header as the course's client reads it. The course's server
+    /// sends `{"md5": "...", "file_name": "f1.txt", "total_size": N}`: no `status`, an
+    /// `md5` that is a fixed placeholder. Its client reads `total_size` and nothing else,
+    /// and so does this.
+    fn classic_reply(&mut self) -> anyhow::Result<Reply> {
+        #[derive(serde::Deserialize)]
+        struct ClassicReply {
+            total_size: u64,
+        }
+        let header = recv_header(&mut self.conn, self.order, self.max_header, &self.out)
+            .context("receiving the server's reply")?
+            .context("the server closed the connection without replying")?;
+        let classic: ClassicReply = serde_json::from_slice(&header).map_err(|e| {
+            // serde's message may quote the peer's bytes: escaped, for the terminal.
+            let e = e.to_string();
+            anyhow::anyhow!("bad reply from the server: {}", e.escape_debug())
+        })?;
+        Ok(Reply {
+            total_size: classic.total_size,
+            ..Reply::ok("")
+        })
+    }
+    // ANCHOR_END: classic_reply
 
     /// Receives and checks the server's reply header.
     fn reply(&mut self) -> anyhow::Result<Reply> {

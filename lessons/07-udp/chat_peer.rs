@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
 use socket_lab::out::plural;
@@ -46,6 +47,11 @@ struct Args {
     /// (`--max-clients`), a UDP program counts datagrams.
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
+
+    /// How messages are encoded on the wire: utf-8, or gbk (the course's UDP chat sends
+    /// and decodes gb2312, which GBK covers). Both peers must agree.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
 
     #[command(flatten)]
     style: Style,
@@ -84,6 +90,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let receiving = socket.try_clone().context("sharing the socket")?;
     let learned = Arc::clone(&peer);
     let max = args.max_datagrams;
+    let encoding = args.encoding;
     let receiver = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let mut received = 0;
@@ -98,7 +105,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
-            out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
+            out.line(format!("<< {from}: {}", encoding.decode(&buf[..n])));
         }
         received
     });
@@ -118,7 +125,9 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         };
         out.line(format!(">> {to}: {line}"));
-        socket.send_to(line.as_bytes(), to).context("sending")?;
+        socket
+            .send_to(&encoding.encode(&line), to)
+            .context("sending")?;
     }
     // ANCHOR_END: threads
 

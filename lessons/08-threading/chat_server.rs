@@ -27,6 +27,10 @@ use socket_lab::out::plural;
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
 
+/// `--classic`: the course's own chat protocol.
+#[path = "chat_classic.rs"]
+mod classic;
+
 /// Lesson 08: the group chat server.
 #[derive(Parser)]
 #[command(name = "lesson08-chat-server", version)]
@@ -43,6 +47,11 @@ struct Args {
     /// forever).
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
+
+    /// Speak the course's protocol, for the course's own Python chat client: no name
+    /// line, each message one send of `NAME说:TEXT`, no newline; `NAME说:bye` leaves.
+    #[arg(long)]
+    classic: bool,
 
     #[command(flatten)]
     style: Style,
@@ -167,6 +176,8 @@ struct Member {
     out: Out,
     /// How the member left, for `finish`.
     how: &'static str,
+    /// `--classic`: this member speaks the course's protocol.
+    classic: bool,
 }
 
 /// Reads one line of at most MAX_LINE bytes. `None` at the end of the stream.
@@ -190,6 +201,9 @@ fn read_line(reader: &mut impl BufRead) -> std::io::Result<Option<String>> {
 
 impl RequestHandler for Member {
     fn handle(&mut self, req: &mut Request) -> std::io::Result<()> {
+        if self.classic {
+            return classic::handle(self, req);
+        }
         let addr = req.client_address;
         let conn = &req.request;
         conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
@@ -250,6 +264,7 @@ impl RequestHandler for Member {
 
 fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let room = Arc::new(Room::default());
+    let classic = args.classic;
     let config = Config {
         concurrency: Concurrency::Threading,
         allow_reuse_address: true,
@@ -261,6 +276,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         room: room.clone(),
         out,
         how: "left",
+        classic,
     })
     .map_err(|e| bind_error(e, &addr))?;
     out.listening(server.local_addr());
