@@ -37,6 +37,13 @@ pub mod json_header;
 #[path = "../lessons/06-json-header/transfer.rs"]
 pub mod transfer;
 
+/// Lesson 09's TFTP packets (pure codec) and the lock-step of a transfer. The code lives in the
+/// lesson's folder; its server, client and relay, and the tests, use it from here.
+#[path = "../lessons/09-tftp/packet.rs"]
+pub mod tftp;
+#[path = "../lessons/09-tftp/transfer.rs"]
+pub mod tftp_transfer;
+
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;
 pub use out::{Out, Side};

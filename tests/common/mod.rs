@@ -11,9 +11,10 @@
 //! - [`transcript`] turns runs into what two terminals would show (ports redacted), and
 //!   [`assert_transcript`] checks it against `tests/transcripts/NAME.txt`, the very file the
 //!   book includes. `UPDATE_TRANSCRIPTS=1 cargo test` rewrites the files; review the diff.
-//! - [`skip_without`] skips a test whose program (python3, script) is missing, visibly, and
-//!   fails it when the `CI` variable is set; [`skip_unless_linux`] skips, visibly, a test of
-//!   what only Linux shows (its table of TCP sockets); [`run_demo`] runs `lab demo NN`.
+//! - [`skip_without`] skips a test whose program (python3, script, tftp) is missing, visibly,
+//!   and fails it when the `CI` variable is set ([`skip`] for any other reason);
+//!   [`skip_unless_linux`] skips, visibly, a test of what only Linux shows (its table of TCP
+//!   sockets); [`Scratch`] is a folder for a test's files; [`run_demo`] runs `lab demo NN`.
 //!
 //! Every helper is `#[track_caller]`: a failure points at the test's line, not at this file.
 #![allow(dead_code)]
