@@ -68,7 +68,7 @@ fn read_reply(conn: &mut TcpStream) -> anyhow::Result<Vec<u8>> {
     let len = u32::from_be_bytes(header);
     // The length came from the network: check it before allocating anything.
     if len > MAX_REPLY {
-        bail!("the server announced a reply of {len} bytes, over the maximum of {MAX_REPLY}");
+        bail!("the server announced {len} bytes, over the maximum of {MAX_REPLY}");
     }
     let mut body = vec![0u8; len as usize];
     read_exactly(conn, &mut body, "the body")?;
@@ -81,10 +81,8 @@ fn read_exactly(conn: &mut TcpStream, buf: &mut [u8], what: &str) -> anyhow::Res
     while got < buf.len() {
         let n = conn.read(&mut buf[got..]).context("receiving")?;
         if n == 0 {
-            bail!(
-                "the server closed the connection in the middle of {what} ({got} of {} bytes)",
-                buf.len()
-            );
+            let len = buf.len();
+            bail!("the server closed in the middle of {what} ({got} of {len} bytes)");
         }
         got += n;
     }
