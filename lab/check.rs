@@ -348,7 +348,11 @@ impl State {
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::write(&self.path, lines.join("\n") + "\n");
+        // Under a temporary name, renamed when complete: never a half-written list.
+        let part = self.path.with_extension("txt.part");
+        if std::fs::write(&part, lines.join("\n") + "\n").is_ok() {
+            let _ = std::fs::rename(&part, &self.path);
+        }
     }
 }
 

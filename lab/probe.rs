@@ -1052,34 +1052,14 @@ pub fn recv_within(
 
 /// A UDP port where nobody receives.
 pub fn dead_udp_port() -> Outcome<u16> {
-    dead_port(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
+    socket_lab::spawn::free_udp_port()
+        .ok_or_else(|| Failure::new("the lab found no free UDP port", 1))
 }
 
 /// A TCP port where nobody listens.
 pub fn dead_tcp_port() -> Outcome<u16> {
-    dead_port(|port| TcpListener::bind(("127.0.0.1", port)).is_ok())
-}
-
-/// A port that is free when looked at. It is chosen BELOW the system's ephemeral range
-/// (where a client's own port comes from), starting at a random place: a port from inside
-/// that range could be handed to the student's client itself, which would then talk to
-/// itself (UDP self-delivery, TCP self-connect).
-fn dead_port(is_free: impl Fn(u16) -> bool) -> Outcome<u16> {
-    use std::hash::{BuildHasher, Hasher};
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let first: u16 = 20000;
-    let span = low.saturating_sub(first).max(1);
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let start = (random % u64::from(span)) as u16;
-    (0..span)
-        .map(|i| first + (start + i) % span)
-        .find(|&port| is_free(port))
-        .ok_or_else(|| Failure::new("the lab found no free port", 1))
+    socket_lab::spawn::free_tcp_port()
+        .ok_or_else(|| Failure::new("the lab found no free TCP port", 1))
 }
 
 /// A scratch folder for one check, removed when dropped.

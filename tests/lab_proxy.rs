@@ -45,19 +45,63 @@ fn carried(proxy: &Run) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Starts `server` with `args` and `lab proxy` in front of it with `cuts`; both stop after
+/// one connection.
+fn behind_proxy(server: &str, args: &[&str], cuts: &[&str]) -> (Session, Session) {
+    let mut args = args.to_vec();
+    args.extend(["--max-clients", "1"]);
+    let server = Session::start(server, &args);
+    let to = server.addr();
+    let mut all = vec!["proxy", "--to", to.as_str()];
+    all.extend(cuts);
+    all.extend(["--max-clients", "1"]);
+    let proxy = Session::start("lab", &all);
+    (server, proxy)
+}
+
+/// Ends a run through the proxy: both programs exit by themselves, and the three
+/// terminals are returned as the book shows them, the client pointed at the proxy
+/// (`--port 9090`), the server at its lesson's `default` port.
+fn three_terminals_of(
+    server: Session,
+    proxy: Session,
+    client: Run,
+    default: u16,
+) -> (Run, String) {
+    let (server_port, proxy_port) = (server.port, proxy.port);
+    let port = if client.shown.contains(" -- ") {
+        ""
+    } else {
+        " --"
+    };
+    let client = Run {
+        shown: format!("{}{port} --port {proxy_port}", client.shown),
+        ..client
+    };
+    let (proxy, server) = (proxy.finish(), server.finish());
+    proxy.assert_code(0);
+    server.assert_code(0);
+    let text =
+        three_terminals([&server, &proxy, &client], server_port, default, proxy_port);
+    (server, text)
+}
+
 /// Runs lesson05-client against lesson05-server with `typed`, directly or through `lab proxy
 /// ARGS`; returns the client's output without its `connected to` line, and the proxy's run.
 fn lesson05(typed: &str, proxy: Option<&[&str]>) -> (String, Option<Run>) {
-    let server = Session::start("lesson05-server", &["--max-clients", "1"]);
-    let (client, proxy) = match proxy {
-        None => (server.client("lesson05-client", &[], Some(typed)), None),
-        Some(args) => {
-            let to = server.addr();
-            let mut all = vec!["proxy", "--to", to.as_str(), "--max-clients", "1"];
-            all.extend(args);
-            let proxy = Session::start("lab", &all);
+    let (client, server, proxy) = match proxy {
+        None => {
+            let server = Session::start("lesson05-server", &["--max-clients", "1"]);
+            (
+                server.client("lesson05-client", &[], Some(typed)),
+                server,
+                None,
+            )
+        }
+        Some(cuts) => {
+            let (server, proxy) = behind_proxy("lesson05-server", &[], cuts);
             let client = proxy.client("lesson05-client", &[], Some(typed));
-            (client, Some(proxy.finish()))
+            (client, server, Some(proxy.finish()))
         }
     };
     client.assert_code(0);
@@ -158,21 +202,10 @@ fn a_client_that_reads_once_per_message_gets_part_of_it_through_the_proxy() {
     // The classic course's client: one recv(4) for the header, one recv(n) for the body.
     // Through the proxy, two bytes at a time, a tenth of a second apart, one read gets
     // what has arrived: part of the header.
-    let server = Session::start("lesson05-server", &["--max-clients", "1"]);
-    let to = server.addr();
-    let proxy = Session::start(
-        "lab",
-        &[
-            "proxy",
-            "--to",
-            &to,
-            "--chunk",
-            "2",
-            "--delay-ms",
-            "100",
-            "--max-clients",
-            "1",
-        ],
+    let (server, proxy) = behind_proxy(
+        "lesson05-server",
+        &[],
+        &["--chunk", "2", "--delay-ms", "100"],
     );
     let mut conn = TcpStream::connect(proxy.addr()).expect("connect to the proxy");
     conn.write_all(b"\x00\x00\x00\x07echo hi")
@@ -234,26 +267,12 @@ fn join_passes_many_writes_on_as_one() {
 #[test]
 fn chunk_3_shows_every_piece_and_lesson05_still_gets_whole_replies() {
     // Three terminals, as chapter 05 shows them.
-    let server = Session::start("lesson05-server", &["--max-clients", "1"]);
-    let to = server.addr();
-    let proxy = Session::start(
-        "lab",
-        &["proxy", "--to", &to, "--chunk", "3", "--max-clients", "1"],
-    );
-    let (server_port, proxy_port) = (server.port, proxy.port);
+    let (server, proxy) = behind_proxy("lesson05-server", &[], &["--chunk", "3"]);
     let client = proxy.client("lesson05-client", &[], Some("seq 3\necho hi\n"));
     client
         .assert_code(0)
         .assert_stdout_contains("1\n2\n3\nhi\n");
-    let client = Run {
-        shown: format!("{} -- --port {proxy_port}", client.shown),
-        ..client
-    };
-    let proxy = proxy.finish();
-    let server = server.finish();
-    proxy.assert_code(0);
-    server.assert_code(0);
-    let text = three_terminals([&server, &proxy, &client], server_port, 9005, proxy_port);
+    let (_, text) = three_terminals_of(server, proxy, client, 9005);
     assert_transcript("lab_proxy_chunk_3", &text);
 }
 
@@ -261,36 +280,14 @@ fn chunk_3_shows_every_piece_and_lesson05_still_gets_whole_replies() {
 fn join_makes_two_writes_one_read_even_for_a_server_that_reads_at_once() {
     // Chapter 04's sender case with no wait in the server: the proxy holds `hello` until
     // `world` has come too, and passes both on in one write.
-    let server = Session::start(
-        "lesson04-server",
-        &["--case", "sender", "--wait-ms", "0", "--max-clients", "1"],
-    );
-    let to = server.addr();
-    let proxy = Session::start(
-        "lab",
-        &[
-            "proxy",
-            "--to",
-            &to,
-            "--join",
-            "--hold-ms",
-            "200",
-            "--max-clients",
-            "1",
-        ],
-    );
-    let (server_port, proxy_port) = (server.port, proxy.port);
+    let args = ["--case", "sender", "--wait-ms", "0"];
+    let cuts = ["--join", "--hold-ms", "200"];
+    let (server, proxy) = behind_proxy("lesson04-server", &args, &cuts);
     let client = proxy.client("lesson04-client", &["--case", "sender"], None);
     client.assert_code(0);
-    let client = Run {
-        shown: format!("{} --port {proxy_port}", client.shown),
-        ..client
-    };
-    let proxy = proxy.finish();
-    let server = server.finish();
+    let (server, text) = three_terminals_of(server, proxy, client, 9004);
     server.assert_stdout_contains("read #1: 10 bytes \"helloworld\"");
     server.assert_stdout_lacks("read #2");
-    let text = three_terminals([&server, &proxy, &client], server_port, 9004, proxy_port);
     let buffers =
         regex::Regex::new(r"\((SO_SNDBUF|SO_RCVBUF)\): \d+ bytes").expect("regex");
     let text = buffers.replace_all(&text, "($1): [n] bytes");
