@@ -157,8 +157,8 @@ fn screen(exercise: &Exercise, failure: &Failure) -> String {
         lines.push(format!("  {detail}"));
     }
     let hints = exercise.hints();
-    let k = failure.hint.clamp(1, hints.len().max(1));
-    if let Some(hint) = hints.get(k - 1) {
+    let k = failure.hint.min(hints.len());
+    if let Some(hint) = k.checked_sub(1).and_then(|i| hints.get(i)) {
         lines.push(format!(
             "{} {}",
             format!("hint {k} of {}", hints.len()).bold(),

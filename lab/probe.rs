@@ -40,7 +40,8 @@ pub struct Failure {
     pub difference: Option<String>,
     /// More lines: how the program was run, what it said on stderr, how it ended.
     pub details: Vec<String>,
-    /// Which hint of the exercise to read next (1-based).
+    /// Which hint of the exercise to read next (1-based); 0 when no hint helps (the
+    /// program could not even be started).
     pub hint: usize,
 }
 
@@ -322,7 +323,7 @@ impl Running {
         let mut child = cmd.spawn().map_err(|e| {
             Failure::new(
                 format!("could not start {}: {e}", program.path.display()),
-                1,
+                0,
             )
         })?;
         if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {

@@ -12,6 +12,10 @@ use crate::probe::{
 
 const HINTS: &str = include_str!("hints.md");
 
+/// How long the lab's server waits for the next message of a client that is typing lines
+/// into it: far more than a correct client needs.
+const QUIET: Duration = Duration::from_secs(1);
+
 pub const EXERCISES: &[Exercise] = &[
     Exercise {
         id: "02.1",
@@ -57,7 +61,8 @@ fn client_loop(program: &Program) -> Outcome<String> {
     let finished = with_client(program, &["--port", &port], Some(typed), |client| {
         let mut conn = lab.accept(client, "the lab's server")?;
         loop {
-            let got = conn.hear(LIMIT)?;
+            // A client that sends its lines one by one sends the next within moments.
+            let got = conn.hear(QUIET)?;
             match got.end {
                 End::Full => {
                     received.push(String::from_utf8_lossy(&got.bytes).into_owned());
@@ -69,7 +74,7 @@ fn client_loop(program: &Program) -> Outcome<String> {
                         format!(
                             "after {received:?}, the lab's server heard nothing for {} s, and \
                              your client did not end: both sides are waiting",
-                            LIMIT.as_secs()
+                            QUIET.as_secs()
                         ),
                         1,
                     )
