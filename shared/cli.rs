@@ -18,12 +18,13 @@ pub enum ColorWhen {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Style {
     /// Colour the output: auto (a terminal without NO_COLOR), always or never.
-    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
+    // Shown last in --help, also under a subcommand (`lab proxy --help`).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true, display_order = 100)]
     pub color: ColorWhen,
 
     /// Show every send and receive as it happens: the size asked, the size got, and the
     /// bytes.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 101)]
     pub trace: bool,
 }
 

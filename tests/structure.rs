@@ -1,7 +1,8 @@
 //! The shape of the lab: every lesson folder has its binaries, its chapter, its place in the
-//! book's summary and in the lab tour, and its test file; `lessons/` holds only lessons; the
-//! book includes code by anchor and transcripts whole, in listings that fit the page;
-//! `cargo test` runs only the tests that exist.
+//! book's summary and in the lab tour, and its test file; every exercise has its starter,
+//! solution, hints and check; `lessons/` holds only lessons; the book includes code by anchor
+//! and transcripts whole, in listings that fit the page; `cargo test` runs only the tests
+//! that exist.
 
 mod common;
 use common::{bins, manifest_sections, transcripts_dir};
@@ -193,6 +194,99 @@ fn each_lesson_file_shows_the_calls_its_chapter_explains() {
         for call in *calls {
             assert!(text.contains(call), "{file} does not show `{call}`");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exercises (`cargo run --bin lab -- check`).
+
+/// Every exercise of a lesson is in its `exercises/` folder: a starter `eM_name.rs` whose
+/// first line says it is not started, and a solution `eM_name_solution.rs` with the listing
+/// the chapter shows; both are Cargo examples (`exNN-M`, `exNN-M-solution`); `hints.md` has
+/// its hints and `checks.rs` its check; the chapter shows the hints and the solution.
+#[test]
+fn every_exercise_is_a_starter_and_a_solution_with_hints_a_check_and_its_chapter() {
+    let examples: Vec<(String, String)> = manifest_sections("[[example]]")
+        .into_iter()
+        .map(|fields| {
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(String::new(), |(_, v)| v.clone())
+            };
+            (get("name"), get("path"))
+        })
+        .collect();
+    let mut found = Vec::new();
+    for slug in lesson_slugs() {
+        let dir = format!("lessons/{slug}/exercises");
+        if !Path::new(&dir).is_dir() {
+            continue;
+        }
+        let (hints, checks) = (
+            read(format!("{dir}/hints.md")),
+            read(format!("{dir}/checks.rs")),
+        );
+        let chapter = read(format!("book/src/{slug}.md"));
+        for name in names(&dir) {
+            let Some(m) = name.strip_prefix('e').and_then(|r| r.split('_').next()) else {
+                continue;
+            };
+            if !name.ends_with(".rs") || name.ends_with("_solution.rs") || m.is_empty() {
+                continue;
+            }
+            let starter = format!("{dir}/{name}");
+            let solution = starter.replace(".rs", "_solution.rs");
+            let example = format!("ex{}-{m}", &slug[..2]);
+            found.push(example.clone());
+            assert!(
+                read(&starter).starts_with("// NOT STARTED"),
+                "{starter}: a starter's first line is `// NOT STARTED…`"
+            );
+            let text = read(&solution);
+            assert!(
+                !text.contains("// NOT STARTED") && text.contains("// ANCHOR: solution\n"),
+                "{solution}: a solution has no NOT STARTED line, and an anchor `solution`"
+            );
+            for (name, path) in [
+                (example.clone(), &starter),
+                (format!("{example}-solution"), &solution),
+            ] {
+                assert!(
+                    examples.contains(&(name.clone(), path.clone())),
+                    "Cargo.toml lacks [[example]] name = \"{name}\" path = \"{path}\""
+                );
+            }
+            assert!(
+                checks.contains(&format!("file: \"{starter}\"")),
+                "{dir}/checks.rs lacks {starter}"
+            );
+            assert!(
+                hints.contains(&format!("<!-- ANCHOR: e{m}_hint1 -->")),
+                "{dir}/hints.md has no hint for exercise {m}"
+            );
+            for shown in [
+                format!(
+                    "exercises/{}:solution}}}}",
+                    name.replace(".rs", "_solution.rs")
+                ),
+                format!("exercises/hints.md:e{m}_hint1}}}}"),
+            ] {
+                assert!(
+                    chapter.contains(&shown),
+                    "book/src/{slug}.md does not show {shown}"
+                );
+            }
+        }
+    }
+    // And no example that is not an exercise's.
+    for (name, path) in &examples {
+        let exercise = name.strip_suffix("-solution").unwrap_or(name);
+        assert!(
+            found.iter().any(|f| f == exercise) && path.contains("/exercises/"),
+            "[[example]] {name} ({path}) is not an exercise's starter or solution"
+        );
     }
 }
 
@@ -405,6 +499,20 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
                 text.contains(&format!("ANCHOR_END: {anchor}\n")),
                 "{chapter}: {shown} has no ANCHOR_END `{anchor}`"
             );
+        } else if target.starts_with("lessons") {
+            // An exercise's hint, by its anchor in the lesson's hints.md.
+            let anchor = rest.trim_start_matches(':');
+            assert!(
+                target.ends_with("exercises/hints.md") && !anchor.is_empty(),
+                "{chapter} includes {shown}{rest}: from a lesson's folder the book includes \
+                 code by anchor, and hints from exercises/hints.md by anchor"
+            );
+            for mark in ["ANCHOR", "ANCHOR_END"] {
+                assert!(
+                    text.contains(&format!("<!-- {mark}: {anchor} -->")),
+                    "{chapter}: {shown} has no `<!-- {mark}: {anchor} -->`"
+                );
+            }
         } else {
             // Output is a transcript the tests check, included whole: no line offsets.
             assert!(

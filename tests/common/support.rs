@@ -10,34 +10,12 @@ use super::{assert_contains, redact_ports, run, Run};
 
 /// A TCP port where nobody listens.
 pub fn free_port() -> u16 {
-    unused_port(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+    socket_lab::spawn::free_tcp_port().expect("a free port below the ephemeral range")
 }
 
 /// A UDP port where nobody receives.
 pub fn free_udp_port() -> u16 {
-    unused_port(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok())
-}
-
-/// A free port chosen BELOW the system's ephemeral range (where clients' own ports come
-/// from), starting at a random place. A port from inside that range could be handed to the
-/// very client we run against it: a UDP client would then receive its own datagram, and a
-/// TCP client connecting to its own port connects to itself ("self-connect").
-fn unused_port(is_free: impl Fn(u16) -> bool) -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let first: u16 = 20000;
-    let span = ephemeral_low.saturating_sub(first).max(1);
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let start = (random % u64::from(span)) as u16;
-    (0..span)
-        .map(|i| first + (start + i) % span)
-        .find(|&port| is_free(port))
-        .expect("a free port below the ephemeral range")
+    socket_lab::spawn::free_udp_port().expect("a free port below the ephemeral range")
 }
 
 /// For a test that needs `program` (python3 for the course's own peers, `script` for a
