@@ -14,8 +14,10 @@ pub mod input;
 #[path = "../lessons/08-threading/limits.rs"]
 pub mod limits;
 pub mod out;
-/// Linux's table of TCP sockets (`/proc/net/tcp`): what holds a port, and the state of each
-/// end of a connection (lesson 11, `lab states`).
+/// Lesson 11's window on the kernel: Linux's table of TCP sockets (`/proc/net/tcp`), the
+/// state of each end of a connection (`lab states`), and what holds a port (the "address
+/// in use" error).
+#[path = "../lessons/11-lifecycle/proc_tcp.rs"]
 pub mod proc_tcp;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
