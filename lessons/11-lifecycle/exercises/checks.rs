@@ -97,10 +97,7 @@ fn restart_at_once(program: &Program) -> Outcome<String> {
         .expected(format!(
             "{addr} ⇄ {lab}: TIME_WAIT (the server closed first)"
         ))
-        .observed(format!(
-            "{}",
-            state.map_or("gone".to_string(), |s| s.to_string())
-        )));
+        .observed(state.map_or("gone".to_string(), |s| s.to_string())));
     }
     let port = addr.port().to_string();
     let args = ["--port", &port, "--max-clients", "1", "--color", "never"];
