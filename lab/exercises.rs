@@ -22,6 +22,10 @@ mod lesson06;
 mod lesson07;
 #[path = "../lessons/08-threading/exercises/checks.rs"]
 mod lesson08;
+#[path = "../lessons/09-tftp/exercises/checks.rs"]
+mod lesson09;
+#[path = "../lessons/11-lifecycle/exercises/checks.rs"]
+mod lesson11;
 
 /// Every exercise, in the order of the book.
 pub fn all() -> Vec<&'static Exercise> {
@@ -34,6 +38,8 @@ pub fn all() -> Vec<&'static Exercise> {
         lesson06::EXERCISES,
         lesson07::EXERCISES,
         lesson08::EXERCISES,
+        lesson09::EXERCISES,
+        lesson11::EXERCISES,
     ];
     lessons.iter().flat_map(|l| l.iter()).collect()
 }

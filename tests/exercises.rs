@@ -75,6 +75,10 @@ const SCREEN: usize = 40;
 
 #[track_caller]
 fn starter_fails_and_solution_passes(id: &str) {
+    // Lesson 11's checks read Linux's /proc/net/tcp; elsewhere they pass, skipped.
+    if id.starts_with("11.") && skip_unless_linux() {
+        return;
+    }
     let name = format!("ex{}", id.replace('.', "-"));
     let solution_name = format!("{name}-solution");
     let starter = example(&name, &source_of(&name));
@@ -149,6 +153,12 @@ exercises! {
     exercise_08_2_a_fixed_pool_of_threads => "08.2",
     exercise_08_3_one_counter_for_all_the_threads => "08.3",
     exercise_08_4_stop_gracefully => "08.4",
+    exercise_09_1_a_tftp_client_that_gets_a_whole_file => "09.1",
+    exercise_09_2_a_tftp_client_that_survives_loss => "09.2",
+    exercise_09_3_a_tftp_server_that_answers_from_a_new_port => "09.3",
+    exercise_11_1_a_server_that_can_start_again_at_once => "11.1",
+    exercise_11_2_a_client_that_closes_first_and_sees_its_time_wait => "11.2",
+    exercise_11_3_listen_n_and_never_accept => "11.3",
 }
 
 /// The exercise ids `lab check` lists.
@@ -175,7 +185,7 @@ fn the_list_shows_every_exercise_not_started_with_the_file_to_change() {
         TESTED,
         "lab check lists exactly the exercises tested here"
     );
-    list.assert_stdout_contains("0 of 30 passed. Next: 01.1 — an echo client");
+    list.assert_stdout_contains("0 of 36 passed. Next: 01.1 — an echo client");
     let shown = Run {
         shown: "cargo run --bin lab -- check".into(),
         ..list
@@ -186,7 +196,7 @@ fn the_list_shows_every_exercise_not_started_with_the_file_to_change() {
 #[test]
 fn every_chapter_has_at_least_3_exercises_and_30_in_all() {
     assert!(TESTED.len() >= 30, "{} exercises", TESTED.len());
-    for lesson in ["01", "02", "03", "04", "05", "06", "07", "08"] {
+    for lesson in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11"] {
         let count = TESTED.iter().filter(|id| id.starts_with(lesson)).count();
         assert!(
             count >= 3,
@@ -200,7 +210,7 @@ fn an_unknown_exercise_is_one_line_and_exit_code_1() {
     let check = run("lab", &["check", "09.9"], None);
     check.assert_code(1);
     check.assert_error(
-        "error: there is no exercise \"09.9\": they are 01.1 to 08.4, listed by \
+        "error: there is no exercise \"09.9\": they are 01.1 to 11.3, listed by \
          `cargo run --bin lab -- check`",
     );
 }
@@ -370,5 +380,5 @@ fn a_check_that_passes_is_kept_and_the_list_shows_it_done() {
     );
     let list = check_as_a_student(&[], &cargo, &state);
     list.assert_stdout_contains("  ✓ 01.1  e1_echo_client.rs");
-    list.assert_stdout_contains("1 of 30 passed. Next: 01.2");
+    list.assert_stdout_contains("1 of 36 passed. Next: 01.2");
 }
