@@ -7,13 +7,15 @@
 //! `lessons.rs` lists the lessons, `tour.rs` prints them, `demo.rs` runs one lesson's demo.
 
 mod demo;
+mod demos;
 mod lessons;
+mod timeline;
 mod tour;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use socket_lab::Style;
+use socket_lab::{ColorWhen, Style};
 
 /// The tour of Socket Lab: every lesson and how to run it, or one lesson's demo.
 #[derive(Parser)]
@@ -22,30 +24,65 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
 
-    #[command(flatten)]
-    style: Style,
+    /// Colour the output: auto (a terminal without NO_COLOR), always or never.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
+    color: ColorWhen,
+
+    /// With demo: run every program with --trace (every send and receive shown).
+    #[arg(long, global = true)]
+    trace: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// List the lessons (the default).
     Tour,
-    /// Run a lesson's server and client(s) together, their lines interleaved, and stop.
+    /// Run a lesson's programs together, step by step, for a room.
+    ///
+    /// Before each step, what to watch; then the programs' lines in the order of cause and
+    /// effect (the same in every run), the key lines marked ▶; after it, what was seen.
     Demo {
         /// The lesson number, e.g. 02.
         lesson: String,
+        /// Run only this case (each lesson lists its cases when it gets a wrong one).
+        #[arg(long, value_name = "NAME")]
+        case: Option<String>,
+        /// Wait for Enter before each step (talk, then press Enter).
+        #[arg(long)]
+        step: bool,
+        /// Pace the output for a room: a pause between steps and between lines.
+        #[arg(long)]
+        slow: bool,
     },
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    args.style.apply();
+    Style {
+        color: args.color,
+        trace: args.trace,
+        trace_file: None,
+    }
+    .apply();
     let result = match args.command.unwrap_or(Command::Tour) {
         Command::Tour => {
             tour::print();
             Ok(())
         }
-        Command::Demo { lesson } => demo::run(&lesson),
+        Command::Demo {
+            lesson,
+            case,
+            step,
+            slow,
+        } => demo::run(
+            &lesson,
+            &demo::Options {
+                case,
+                step,
+                slow,
+                trace: args.trace,
+            },
+        ),
     };
     socket_lab::exit_code(result)
 }

@@ -25,6 +25,11 @@ pub struct Style {
     /// bytes.
     #[arg(long, global = true)]
     pub trace: bool,
+
+    /// Also write every line printed and every send and receive to FILE, one JSON line
+    /// each (what `lab demo` and `lab diagram` read).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub trace_file: Option<std::path::PathBuf>,
 }
 
 impl Style {

@@ -24,6 +24,13 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Ends the program at once with `err` as its one-line error (exit code 1): for a thread
+/// that learns that the program cannot go on while the main thread waits for the keyboard.
+pub fn exit_now(err: anyhow::Error) -> ! {
+    let _ = exit_code(Err(err));
+    std::process::exit(1)
+}
+
 /// Explains a failed `connect`. A refused connection names the server to start and the
 /// exact command that starts it on this address.
 pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyhow::Error {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod errors;
 pub mod input;
 pub mod out;
+pub mod record;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;

@@ -204,12 +204,27 @@ fn run_no_such_case() -> Run {
 }
 
 #[test]
-fn lab_demo_03_runs_the_partial_case() {
-    let demo = run_demo("03");
+fn lab_demo_03_is_the_same_every_run_and_runs_every_case() {
+    let demo = assert_demo_is_the_same_every_run("03", &[], 3);
     demo.assert_shows(&[
-        r#"server │ read(2) -> 2 bytes "he""#,
-        r#"server │ read(2) -> 2 bytes "ll""#,
-        r#"server │ read(2) -> 1 byte "o""#,
-        "client │ read(1024) -> 0 bytes: the server has closed",
+        r#"server ▶ read(2) -> 1 byte "o""#,
+        "server ▶ the read waited",
+        "server ▶ read(1024) -> 0 bytes: the peer has closed",
+        "server ▶ read(1024) -> error ECONNRESET (connection reset by peer)",
+        r#"server ▶ write("a reply") -> error EPIPE (broken pipe)"#,
+        "server ▶ read(1024) -> error WouldBlock (EAGAIN)",
+        "were never taken, so never lost",
+        "demo finished: 8 steps",
     ]);
+}
+
+#[test]
+fn lab_demo_03_runs_one_case_with_trace() {
+    let demo = run_demo("03", &["--case", "reset", "--trace"]);
+    demo.assert_shows(&["case reset · step 1 of 1", "demo finished: 1 step\n"]);
+    let wrong = run("lab", &["demo", "03", "--case", "sticky"], None);
+    wrong.assert_code(1);
+    wrong.assert_stderr_contains(
+        "lesson 03 has no demo case \"sticky\": choose one of partial,",
+    );
 }

@@ -236,9 +236,19 @@ fn programs_run_only_when_the_server_allows_them() {
 }
 
 #[test]
-fn lab_demo_04_shows_helloworld_for_both_clients() {
-    let demo = run_demo("04").run;
-    demo.assert_count("server │ read #1: 10 bytes \"helloworld\"", 2);
+fn lab_demo_04_is_the_same_every_run_and_shows_helloworld_for_both_clients() {
+    let demo = assert_demo_is_the_same_every_run("04", &[], 3).run;
+    demo.assert_count("server ▶ read #1: 10 bytes \"helloworld\"", 2);
     demo.assert_stdout_lacks("read #2");
-    demo.assert_count("client │ sent \"hello\"", 2);
+    demo.assert_stdout_contains("client 2 (TCP_NODELAY) │ sent \"hello\"");
+    demo.assert_stdout_contains("client ▶ reply to \"echo hello\" (1024 bytes):");
+}
+
+#[test]
+fn lab_demo_04_passes_trace_to_every_program() {
+    let demo = run_demo("04", &["--case", "sender", "--trace"]);
+    demo.assert_shows(&[
+        "client 1 │   · write_all(5 bytes) \"world\"",
+        "server │   · read(buf of 1024) -> 10 bytes \"helloworld\"",
+    ]);
 }

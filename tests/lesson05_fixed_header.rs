@@ -546,11 +546,18 @@ print(total_size, recv_size, rounds)
 }
 
 #[test]
-fn lab_demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
-    run_demo("05").assert_shows(&[
-        "client │ … and 997 more lines (3893 bytes in all)",
-        "frame length 83886080 (header [05 00 00 00]) is over the maximum",
+fn lab_demo_05_is_the_same_every_run_and_shows_a_whole_reply_then_the_byte_order_mix_up()
+{
+    assert_demo_is_the_same_every_run("05", &[], 3).assert_shows(&[
+        "client ▶ … and 997 more lines (3893 bytes in all)",
+        "frame length 83886080 (header [05 00 00 00])",
     ]);
+}
+
+#[test]
+fn lab_demo_05_passes_trace_to_every_program() {
+    run_demo("05", &["--case", "frames", "--trace"])
+        .assert_shows(&["server │   · write_all(3897 bytes) = header [00 00 0f 35]"]);
 }
 
 #[test]

@@ -154,6 +154,47 @@ fn put_then_get_round_trips_a_file_and_checks_its_sha256() {
 }
 
 #[test]
+fn get_refuses_to_overwrite_a_local_file_unless_forced() {
+    let lab = Lab::new();
+    let session = lab.server(&["--max-clients", "1"]);
+    lab.local_file("served.txt", b"new\n");
+    let put_file = lab
+        .local()
+        .join("served.txt")
+        .to_string_lossy()
+        .into_owned();
+    session
+        .client(CLIENT, &["put", &put_file], None)
+        .assert_code(0);
+    session.finish().assert_code(0);
+    // A file of the user's, with the same name, where get would save.
+    let out = lab.local().to_string_lossy().into_owned();
+    std::fs::write(lab.local().join("served.txt"), b"mine\n").unwrap();
+    let session = lab.server(&["--max-clients", "1"]);
+    let refused = session.client(CLIENT, &["get", "served.txt", "--out", &out], None);
+    refused.assert_code(1);
+    refused.assert_stderr_contains(
+        "served.txt already exists: nothing was fetched. Add --force",
+    );
+    // Refused before connecting: the server saw no client, and the file is untouched.
+    assert_eq!(
+        std::fs::read(lab.local().join("served.txt")).unwrap(),
+        b"mine\n"
+    );
+    let forced = session.client(
+        CLIENT,
+        &["get", "served.txt", "--out", &out, "--force"],
+        None,
+    );
+    forced.assert_code(0);
+    session.finish().assert_code(0);
+    assert_eq!(
+        std::fs::read(lab.local().join("served.txt")).unwrap(),
+        b"new\n"
+    );
+}
+
+#[test]
 fn a_non_ascii_name_is_framed_by_bytes_not_characters() {
     let lab = Lab::new();
     let session = lab.server(&["--max-clients", "1", "--trace"]);
@@ -621,13 +662,19 @@ fn our_client_speaks_the_classic_protocol_too() {
 }
 
 #[test]
-fn lab_demo_06_puts_gets_and_runs_and_ends_by_itself() {
-    run_demo("06").assert_shows(&[
-        "client │ server: stored Cargo.toml (",
-        "client │ saved Cargo.toml (",
+fn lab_demo_06_is_the_same_every_run_and_puts_gets_and_runs() {
+    assert_demo_is_the_same_every_run("06", &[], 3).assert_shows(&[
+        "client 1 (put) ▶ server: stored notes.txt (6 bytes, sha256 verified)",
+        "client 2 (get) ▶ saved notes.txt (6 bytes, sha256 verified)",
+        "client 3 (get) ▶ error: downloads/notes.txt already exists",
         "client │ 3",
-        "server │ served 3 clients, stopping",
     ]);
+}
+
+#[test]
+fn lab_demo_06_passes_trace_to_every_program() {
+    run_demo("06", &["--case", "run", "--trace"])
+        .assert_shows(&["server │   · JSON header, "]);
 }
 
 #[test]

@@ -264,12 +264,21 @@ fn binding_a_port_already_bound_is_one_line_with_exit_code_1() {
 }
 
 #[test]
-fn lab_demo_07_runs_the_udp_echo_and_the_dead_port_cases_and_ends_by_itself() {
-    run_demo("07").assert_shows(&[
-        "client │ reply from 127.0.0.1:",
-        "server │ echoed 2 datagrams, stopping",
-        "client │ recv -> error: connection refused (ECONNREFUSED)",
-        "client │ recv_from -> nothing within 500 ms",
+fn lab_demo_07_is_the_same_every_run_and_shows_truncation_loss_and_the_chat() {
+    assert_demo_is_the_same_every_run("07", &[], 3).assert_shows(&[
+        "client ▶ reply from 127.0.0.1:",
+        "server ▶ the part of the first datagram that did not fit is gone",
+        "client ▶ sent 10000 datagrams of 1000 bytes",
+        "client 1 (connected) ▶ recv -> error: connection refused (ECONNREFUSED)",
+        "peer A ▶ << 127.0.0.1:",
+        "peer B ▶ << 127.0.0.1:",
+    ]);
+}
+
+#[test]
+fn lab_demo_07_passes_trace_to_every_program() {
+    run_demo("07", &["--case", "echo", "--trace"]).assert_shows(&[
+        "server │   · recv_from(buf of 1024) -> 5 bytes from 127.0.0.1:",
     ]);
 }
 

@@ -436,12 +436,23 @@ fn a_pool_backlog_or_connection_count_of_zero_is_a_usage_error() {
 }
 
 #[test]
-fn lab_demo_08_serves_three_connections_at_once_and_ends_by_itself() {
-    let demo = run_demo("08");
-    let server = demo.lines("server");
-    let connections = server.iter().filter(|l| l.starts_with("connection from"));
-    assert_eq!(connections.count(), 3, "{server:#?}");
-    assert_eq!(server.last(), Some(&"served 3 clients, stopping"));
-    // The client's lines come in a fixed order; the server's three threads do not.
-    assert_transcript("lab_demo_08_client", &demo.transcript(&["client"]));
+fn lab_demo_08_is_the_same_every_run_and_answers_two_clients_at_once() {
+    let demo = assert_demo_is_the_same_every_run("08", &[], 3);
+    demo.assert_shows(&[
+        "server ▶ connection from 127.0.0.1:",
+        "client 2 ▶ ANYONE THERE?",
+        "bob ▶ alice: hi bob",
+        "alice ▶ bob: hi alice, bye",
+    ]);
+    // Client 2 is answered while client 1 is still connected: cause, then effect.
+    let out = &demo.run.stdout;
+    let reply = out.find("client 2 ▶ ANYONE THERE?");
+    let left = out.find("client 1 │ leaving");
+    assert!(reply < left && reply.is_some(), "{out}");
+}
+
+#[test]
+fn lab_demo_08_passes_trace_to_every_program() {
+    run_demo("08", &["--case", "chat", "--trace"])
+        .assert_shows(&["   bob │   · write_all(4 bytes) \"bob\\n\""]);
 }

@@ -60,6 +60,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr);
     let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
 
     conn.write_all(message.as_bytes()).context("sending")?;

@@ -19,6 +19,7 @@ use clap::{Parser, ValueEnum};
 use socket2::SockRef;
 use socket_lab::errors::connect_error;
 use socket_lab::out::plural;
+use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
 
 /// One experiment of lesson 03 (the server must run the same one).
@@ -74,6 +75,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"))
     };
     let mut conn = connect()?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Partial => {
@@ -96,10 +98,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             // Read only 4 of the 32 bytes the server sent: 28 stay unread in our
             // receive buffer.
             read_once(&mut conn, 4, out)?;
+            send(&mut conn, b"last words", out)?;
             // Closing with unread data: the system cannot deliver those bytes to anyone,
             // so instead of an orderly close (FIN) it resets the connection (RST).
-            out.line("sending last words, then closing with 28 bytes unread: a reset");
-            conn.write_all(b"last words").context("sending")?;
+            out.line("closing with 28 bytes unread: a reset");
             drop(conn);
             // ANCHOR_END: reset
             Ok(())
@@ -110,8 +112,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
 
             // SO_LINGER 0: close() throws the connection away with a reset.
             SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
-            out.line("sending last words, then closing with SO_LINGER 0: a reset");
-            conn.write_all(b"last words").context("sending")?;
+            send(&mut conn, b"last words", out)?;
+            out.line("closing with SO_LINGER 0: a reset");
             drop(conn);
             // ANCHOR_END: linger
             Ok(())
@@ -122,6 +124,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
 
 fn send(conn: &mut TcpStream, bytes: &[u8], out: Out) -> anyhow::Result<()> {
     conn.write_all(bytes).context("sending")?;
+    out.record(Op::write(bytes)); // for --trace-file
     out.line(format!("sent {:?}", String::from_utf8_lossy(bytes)));
     Ok(())
 }
@@ -129,6 +132,7 @@ fn send(conn: &mut TcpStream, bytes: &[u8], out: Out) -> anyhow::Result<()> {
 fn read_once(conn: &mut TcpStream, size: usize, out: Out) -> anyhow::Result<usize> {
     let mut buf = vec![0u8; size];
     let n = conn.read(&mut buf).context("receiving")?;
+    out.record(Op::read(size, &buf[..n])); // for --trace-file
     if n == 0 {
         out.line(format!("read({size}) -> 0 bytes: the server has closed"));
     } else {
@@ -155,6 +159,8 @@ fn full_buffer(mut data: TcpStream, mut bell: TcpStream, out: Out) -> anyhow::Re
     let mut expected = String::new();
     bell.read_to_string(&mut expected)
         .context("waiting on the doorbell")?;
+    // (For --trace-file: what the doorbell said.)
+    out.on(&bell).record(Op::read(64, expected.as_bytes()));
     let expected: usize = match expected.trim().parse() {
         Ok(n) => n,
         Err(_) => bail!("the doorbell said {expected:?}, not a byte count"),

@@ -67,6 +67,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),
@@ -131,9 +132,11 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
     // write-reset). So: tell the server we are done (shutdown), then read what is left
     // until it closes.
     conn.shutdown(Shutdown::Write).context("shutting down")?;
+    out.trace_shutdown();
     let mut left = 0;
     loop {
         let n = conn.read(&mut buf).context("reading what was left")?;
+        out.trace_read(buf.len(), &buf[..n]);
         if n == 0 {
             break;
         }

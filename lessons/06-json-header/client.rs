@@ -1,7 +1,8 @@
 //! Lesson 06 — the JSON-header client: send a file, fetch a file, run commands.
 //!
 //!   lesson06-client put FILE            send FILE; the server stores it under its own name
-//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads)
+//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads);
+//!                                       a file of that name there is replaced only with --force
 //!   lesson06-client run                 send each line of stdin as a command, print the output
 //!
 //! Start the server first:   cargo run --bin lesson06-server
@@ -54,6 +55,10 @@ struct Args {
     /// under cargo's target/ folder, so downloads are never mixed with your own files.
     #[arg(long, value_name = "DIR", default_value = "target/lesson06/downloads")]
     out: PathBuf,
+
+    /// With get: replace a file of the same name in DIR (without it, get refuses).
+    #[arg(long)]
+    force: bool,
 
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1")]
@@ -117,9 +122,21 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         Action::Put => Some(prepare_put(Path::new(&target))?),
         _ => None,
     };
+    if args.action == Action::Get && !args.force {
+        // Never overwrite a file of the user's without being asked to.
+        let local = args.out.join(&target);
+        if check_name(&target).is_ok() && local.exists() {
+            bail!(
+                "{} already exists: nothing was fetched. Add --force to replace it, or \
+                 choose another folder with --out DIR",
+                local.display()
+            );
+        }
+    }
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     // Header and body are separate writes: TCP_NODELAY sends each at once (see the
     // server).

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::errors::bind_error;
-use socket_lab::input::Lines;
+use socket_lab::input::{self, Lines};
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
 
@@ -61,6 +61,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let socket = UdpSocket::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(socket.local_addr()?);
+    let out = out.on(&socket); // this socket's lines (for --trace-file)
     let to = match &args.to {
         Some(spec) => Some(
             spec.to_socket_addrs()
@@ -92,13 +93,16 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 break;
             };
             received += 1;
+            out.trace_recv_from(buf.len(), &buf[..n], from);
             // Remember who wrote first, before printing: once the message is on the
             // screen, an answer may be typed at once, and it must know where to go.
             learned
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
-            out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
+            // Someone may be typing: print above the `>>: ` prompt.
+            let text = String::from_utf8_lossy(&buf[..n]);
+            input::above_prompt(|| out.line(format!("<< {from}: {text}")));
         }
         received
     });
@@ -118,7 +122,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         };
         out.line(format!(">> {to}: {line}"));
-        socket.send_to(line.as_bytes(), to).context("sending")?;
+        let sent = socket.send_to(line.as_bytes(), to).context("sending")?;
+        out.trace_send_to(to, line.as_bytes(), sent);
     }
     // ANCHOR_END: threads
 

@@ -91,6 +91,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // "listening on" in the lab's usual words: the socket is bound and receiving.
     out.listening(socket.local_addr()?);
     // ANCHOR_END: bind
+    let out = out.on(&socket); // this socket's lines (for --trace-file)
     match args.case {
         Case::Echo => echo(&socket, args.max_datagrams, out),
         Case::Boundaries => boundaries(&socket, out),
@@ -111,15 +112,7 @@ fn receive(
     out: Out,
 ) -> anyhow::Result<(usize, SocketAddr)> {
     let (n, peer) = socket.recv_from(buf).context("receiving a datagram")?;
-    out.trace(
-        format!(
-            "recv_from(buf of {}) -> {} from {peer} {}",
-            buf.len(),
-            plural(n, "byte"),
-            preview(&buf[..n])
-        )
-        .trim_end(),
-    );
+    out.trace_recv_from(buf.len(), &buf[..n], peer);
     Ok((n, peer))
 }
 
@@ -144,15 +137,7 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
         // The reply needs the address: there is no connection that remembers it for us.
         let reply = msg.to_ascii_uppercase();
         match socket.send_to(&reply, peer) {
-            Ok(sent) => out.trace(
-                format!(
-                    "send_to({}, {peer}) -> {} {}",
-                    plural(reply.len(), "byte"),
-                    plural(sent, "byte"),
-                    preview(&reply)
-                )
-                .trim_end(),
-            ),
+            Ok(sent) => out.trace_send_to(peer, &reply, sent),
             // A failed reply concerns one peer: the server goes on to the next datagram.
             Err(e) => out.line(format!("could not reply to {peer}: {e}")),
         }

@@ -74,14 +74,21 @@ struct Room {
 
 /// Writes `line` to every member except `from`; returns those whose socket failed
 /// (closed, reset, or not reading for WRITE_TIMEOUT).
-fn send_all(room: &mut Members, from: Option<SocketAddr>, line: &str) -> Vec<SocketAddr> {
+fn send_all(
+    room: &mut Members,
+    from: Option<SocketAddr>,
+    line: &str,
+    out: Out,
+) -> Vec<SocketAddr> {
     let mut failed = Vec::new();
+    let bytes = format!("{line}\n");
     for (addr, (_, conn)) in room.iter_mut() {
         if Some(*addr) == from {
             continue; // not back to the sender
         }
-        if conn.write_all(format!("{line}\n").as_bytes()).is_err() {
-            failed.push(*addr);
+        match conn.write_all(bytes.as_bytes()) {
+            Ok(()) => out.on(&*conn).trace_write(bytes.as_bytes()),
+            Err(_) => failed.push(*addr),
         }
     }
     failed
@@ -111,9 +118,11 @@ impl Room {
             } else {
                 format!("here: {}", others.join(", "))
             };
-            conn.write_all(format!("* welcome {name}; {here}\n").as_bytes())?;
+            let welcome = format!("* welcome {name}; {here}\n");
+            conn.write_all(welcome.as_bytes())?;
+            out.on(&conn).trace_write(welcome.as_bytes());
             out.line(format!("{name} joined from {addr}"));
-            let failed = send_all(&mut members, None, &format!("* {name} joined"));
+            let failed = send_all(&mut members, None, &format!("* {name} joined"), out);
             members.insert(addr, (name.to_string(), conn));
             failed
         };
@@ -126,7 +135,7 @@ impl Room {
         let failed = {
             let mut members = self.lock();
             out.line(line);
-            send_all(&mut members, Some(from), line)
+            send_all(&mut members, Some(from), line, out)
         };
         self.drop_all(failed, out);
     }
@@ -140,13 +149,17 @@ impl Room {
                 return;
             };
             if let Some(last) = farewell {
-                let _ = conn.write_all(format!("{last}\n").as_bytes());
+                let last = format!("{last}\n");
+                if conn.write_all(last.as_bytes()).is_ok() {
+                    out.on(&conn).trace_write(last.as_bytes());
+                }
             }
             // Close: the member reads the end, and its own thread, if it is still
             // blocked in read, wakes up.
             let _ = conn.shutdown(Shutdown::Both);
+            out.on(&conn).trace_shutdown();
             out.line(format!("{name} left ({how})"));
-            send_all(&mut members, None, &format!("* {name} left ({how})"))
+            send_all(&mut members, None, &format!("* {name} left ({how})"), out)
         };
         self.drop_all(failed, out);
     }
@@ -170,11 +183,12 @@ struct Member {
 }
 
 /// Reads one line of at most MAX_LINE bytes. `None` at the end of the stream.
-fn read_line(reader: &mut impl BufRead) -> std::io::Result<Option<String>> {
+fn read_line(reader: &mut impl BufRead, out: Out) -> std::io::Result<Option<String>> {
     let mut line = Vec::new();
     let n = reader
         .take(MAX_LINE as u64 + 1)
         .read_until(b'\n', &mut line)?;
+    out.trace_read(MAX_LINE, &line);
     if n == 0 {
         return Ok(None);
     }
@@ -194,9 +208,10 @@ impl RequestHandler for Member {
         let conn = &req.request;
         conn.set_write_timeout(Some(WRITE_TIMEOUT))?;
         let mut reader = BufReader::new(conn.try_clone()?);
+        let out = self.out.on(conn); // this member's lines (for --trace-file)
 
         // The first line is the member's name.
-        let Some(name) = read_line(&mut reader)? else {
+        let Some(name) = read_line(&mut reader, out)? else {
             self.how = "left before giving a name";
             return Ok(());
         };
@@ -210,7 +225,7 @@ impl RequestHandler for Member {
 
         // Every later line goes to everyone else, until `bye` or the connection ends.
         loop {
-            let line = match read_line(&mut reader) {
+            let line = match read_line(&mut reader, out) {
                 Ok(Some(line)) => line,
                 Ok(None) => {
                     self.how = "connection closed";

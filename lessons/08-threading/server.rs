@@ -100,6 +100,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         accepted += 1;
         // Threads that have ended are forgotten; the rest are clients being served now.
         clients.retain(|client| !client.is_finished());
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         let now = plural(clients.len() + 1, "client");
         if !args.quiet {
             out.line(format!("connection from {peer} (serving {now} now)"));
@@ -138,11 +139,13 @@ fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
     loop {
         let n = match conn.read(&mut buf) {
             Ok(0) => {
+                out.trace_read(buf.len(), &[]);
                 left("closed the connection");
                 return;
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                out.trace_read_failed(buf.len(), &e);
                 left("reset the connection");
                 return;
             }
