@@ -335,12 +335,25 @@ pub const L04: &[Case] = &[
                     who: "server",
                     text: "commands:",
                 },
-                Run {
+                Open {
                     who: "client",
                     bin: "lesson04-client",
                     args: &["--case", "receiver"],
-                    input: "text 2200\necho hello\n",
                 },
+                Type {
+                    who: "client",
+                    line: "text 2200",
+                },
+                Type {
+                    who: "client",
+                    line: "echo hello",
+                },
+                // The client leaves (and reads what is left) once `hello` is on its way.
+                WaitLine {
+                    who: "server",
+                    text: "replied 6 bytes",
+                },
+                EndInput { who: "client" },
             ],
             key: &[
                 "reply to \"echo hello\" (1024 bytes):",

@@ -8,6 +8,7 @@
 
 mod demo;
 mod demos;
+mod diagram;
 mod lessons;
 mod timeline;
 mod tour;
@@ -54,6 +55,20 @@ enum Command {
         #[arg(long)]
         slow: bool,
     },
+    /// Draw a sequence diagram (SVG, on stdout) from the --trace-file records of 2 or 3
+    /// programs: writes as arrows, reads as boxes showing which bytes each read got.
+    Diagram {
+        /// One lifeline: its label and the trace file, e.g. client=client.jsonl. Two or
+        /// three, left to right.
+        #[arg(long = "lane", value_name = "LABEL=FILE", required = true)]
+        lanes: Vec<String>,
+        /// The diagram's title (for screen readers, and as a tooltip).
+        #[arg(long, default_value = "a sequence diagram")]
+        title: String,
+        /// Also draw the lines that contain TEXT, as notes on their lifeline.
+        #[arg(long = "note", value_name = "TEXT")]
+        notes: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +98,15 @@ fn main() -> ExitCode {
                 trace: args.trace,
             },
         ),
+        Command::Diagram {
+            lanes,
+            title,
+            notes,
+        } => diagram::run(&diagram::Options {
+            lanes,
+            title,
+            notes,
+        }),
     };
     socket_lab::exit_code(result)
 }

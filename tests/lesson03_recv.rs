@@ -6,15 +6,24 @@ use common::*;
 const SERVER: &str = "lesson03-server";
 const CLIENT: &str = "lesson03-client";
 
-/// Runs one case on both sides; both must exit with code 0. Returns (server, client).
+/// Runs one case on both sides, recorded in `records`; both must exit with code 0.
+/// Returns (server, client).
 #[track_caller]
-fn run_case(case: &str) -> (Run, Run) {
-    let session = Session::start(SERVER, &["--case", case]);
-    let client = session.client(CLIENT, &["--case", case], None);
+fn run_recorded(case: &str, records: &Records) -> (Run, Run) {
+    let [flag, file] = records.args("server");
+    let session = Session::start(SERVER, &["--case", case, &flag, &file]);
+    let [flag, file] = records.args("client");
+    let client = session.client(CLIENT, &["--case", case, &flag, &file], None);
     let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
     (server, client)
+}
+
+/// Runs one case on both sides; both must exit with code 0. Returns (server, client).
+#[track_caller]
+fn run_case(case: &str) -> (Run, Run) {
+    run_recorded(case, &Records::new())
 }
 
 /// The server's lines after `connection from ...`: what its reads and writes returned.
@@ -81,7 +90,14 @@ fn with_nothing_to_read_a_read_waits_until_its_timeout() {
 
 #[test]
 fn after_the_peer_closes_a_read_returns_its_data_then_0_bytes_every_time() {
-    let (server, client) = run_case("eof");
+    let records = Records::new();
+    let (server, client) = run_recorded("eof", &records);
+    records.assert_diagram(
+        "lesson03_fin",
+        "an orderly close: the data, then a FIN, and every read after it returns 0 bytes",
+        &["client", "server"],
+        &[],
+    );
     assert_eq!(
         server_results(&server),
         [
@@ -107,7 +123,15 @@ const AFTER_A_RESET: [&str; 6] = [
 
 #[test]
 fn closing_with_unread_data_resets_data_first_then_econnreset_once_then_0_then_epipe() {
-    let (server, client) = run_case("reset");
+    let records = Records::new();
+    let (server, client) = run_recorded("reset", &records);
+    records.assert_diagram(
+        "lesson03_rst",
+        "a close with unread data is a reset: the server's read gets ECONNRESET, then 0, and \
+         a write EPIPE",
+        &["client", "server"],
+        &[],
+    );
     client.assert_stdout_contains(r#"read(4) -> 4 bytes "this""#);
     assert_eq!(server_results(&server), AFTER_A_RESET);
     assert_transcript("lesson03_reset", &transcript(&[&server, &client]));
