@@ -34,7 +34,18 @@ pub fn exit_now(err: anyhow::Error) -> ! {
 /// Explains a failed `connect`. A refused connection names the server to start and the
 /// exact command that starts it on this address.
 pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyhow::Error {
-    let start = start_command(addr, server_bin);
+    connect_error_with(err, addr, server_bin, &[])
+}
+
+/// [`connect_error`] for a server that needs arguments of its own to start (`--case
+/// partial`): the command it gives works as it is.
+pub fn connect_error_with(
+    err: std::io::Error,
+    addr: &str,
+    server_bin: &str,
+    server_args: &[&str],
+) -> anyhow::Error {
+    let start = start_command_with(addr, server_bin, server_args);
     match err.kind() {
         ErrorKind::ConnectionRefused => anyhow::anyhow!(
             "connection refused by {addr}: no server is listening there. \
@@ -45,6 +56,15 @@ pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyho
         ),
         _ => anyhow::anyhow!("could not connect to {addr}: {err}"),
     }
+}
+
+/// Whether `err` comes from a read that waited for its whole timeout.
+pub fn timed_out(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+            matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+        })
+    })
 }
 
 /// Explains a failed `bind`. "Address in use" says which program holds the port (when
@@ -78,12 +98,17 @@ pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
 /// The command a student types to start `server_bin` so that it listens on `addr`
 /// (`HOST:PORT`): only what differs from the defaults is spelled out.
 pub fn start_command(addr: &str, server_bin: &str) -> String {
+    start_command_with(addr, server_bin, &[])
+}
+
+/// [`start_command`] with the server's own arguments first (`--case partial`).
+pub fn start_command_with(addr: &str, server_bin: &str, server_args: &[&str]) -> String {
     let mut cmd = format!("cargo run --bin {server_bin}");
     let (host, port) = match addr.rsplit_once(':') {
         Some((host, port)) => (host, port.parse::<u16>().ok()),
         None => (addr, None),
     };
-    let mut extra = Vec::new();
+    let mut extra: Vec<String> = server_args.iter().map(|a| a.to_string()).collect();
     if host != "127.0.0.1" {
         extra.push(format!("--host {host}"));
     }
@@ -169,6 +194,10 @@ mod tests {
         assert_eq!(
             start_command("127.0.0.1:4000", "lesson02-server"),
             "cargo run --bin lesson02-server -- --port 4000"
+        );
+        assert_eq!(
+            start_command_with("127.0.0.1:9003", "lesson03-server", &["--case", "eof"]),
+            "cargo run --bin lesson03-server -- --case eof"
         );
     }
 

@@ -252,3 +252,34 @@ fn lab_demo_03_runs_one_case_with_trace() {
         "lesson 03 has no demo case \"sticky\": choose one of partial,",
     );
 }
+
+#[test]
+fn a_client_running_another_case_says_so_instead_of_waiting_forever() {
+    // The server (partial) waits for the client's bytes; the client (blocking) waits for the
+    // server's question. Without a limit, both would wait forever.
+    let session = Session::start(SERVER, &["--case", "partial"]);
+    let client =
+        session.client(CLIENT, &["--case", "blocking", "--timeout-ms", "500"], None);
+    client.assert_code(1);
+    let start = format!(
+        "cargo run --bin lesson03-server -- --case blocking --port {}",
+        session.port
+    );
+    client.assert_error(&format!(
+        "error: the server did not answer within 500 ms: is it running --case blocking too? A \
+         server running another case waits for something else. Start it with: {start}"
+    ));
+    // The client's close ends the server's wait too.
+    session.finish().assert_code(0);
+}
+
+#[test]
+fn connection_refused_gives_the_whole_command_with_the_case() {
+    let port = free_port().to_string();
+    let client = run(CLIENT, &["--case", "write-reset", "--port", &port], None);
+    client.assert_code(1);
+    client.assert_stderr_contains(&format!(
+        "Start the server first, in another terminal: cargo run --bin lesson03-server -- \
+         --case write-reset --port {port}"
+    ));
+}

@@ -287,3 +287,30 @@ fn lab_demo_04_passes_trace_to_every_program() {
         "server │   · read(buf of 1024) -> 10 bytes \"helloworld\"",
     ]);
 }
+
+#[test]
+fn a_client_running_another_case_says_so_instead_of_waiting_forever() {
+    // The server (sender) reads until the client closes and never replies; the client
+    // (receiver) waits for a reply to its command.
+    let session = Session::start(SERVER, &["--case", "sender", "--max-clients", "1"]);
+    let args = ["--case", "receiver", "--timeout-ms", "500"];
+    let client = session.client(CLIENT, &args, Some("help\n"));
+    client.assert_code(1);
+    client.assert_stderr_contains(
+        "error: the server did not answer within 500 ms: is it running --case receiver too?",
+    );
+    client.assert_stderr_contains(
+        "Start it with: cargo run --bin lesson04-server -- --case receiver",
+    );
+    session.finish().assert_code(0);
+}
+
+#[test]
+fn connection_refused_gives_the_whole_command_with_the_case() {
+    let port = free_port().to_string();
+    let client = run(CLIENT, &["--case", "sender", "--port", &port], None);
+    client.assert_code(1);
+    client.assert_stderr_contains(&format!(
+        "cargo run --bin lesson04-server -- --case sender --port {port}"
+    ));
+}

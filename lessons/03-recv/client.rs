@@ -17,7 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
-use socket_lab::errors::connect_error;
+use socket_lab::errors::{connect_error_with, start_command_with, timed_out};
 use socket_lab::out::plural;
 use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
@@ -59,6 +59,11 @@ struct Args {
     #[arg(long, default_value_t = 9003)]
     port: u16,
 
+    /// How long to wait for the server before saying it does not answer (a server running
+    /// another --case waits for something else, and so would we).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
     #[command(flatten)]
     style: Style,
 }
@@ -66,13 +71,40 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let result = talk(&args, out).map_err(|e| {
+        if !timed_out(&e) {
+            return e;
+        }
+        // Both sides are waiting for the other: most likely, not the same experiment.
+        let addr = format!("{}:{}", args.host, args.port);
+        let case = case_name(args.case);
+        let start = start_command_with(&addr, "lesson03-server", &["--case", &case]);
+        anyhow::anyhow!(
+            "the server did not answer within {} ms: is it running --case {} too? A \
+             server running another case waits for something else. Start it with: {start}",
+            args.timeout_ms,
+            case
+        )
+    });
+    socket_lab::exit_code(result)
+}
+
+/// The case as it is typed: `write-reset`.
+fn case_name(case: Case) -> String {
+    case.to_possible_value()
+        .map_or_else(String::new, |value| value.get_name().to_string())
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let case = case_name(args.case);
+    let server_args = ["--case", case.as_str()];
     let connect = || {
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"))
+        let conn = TcpStream::connect(&addr)
+            .map_err(|e| connect_error_with(e, &addr, "lesson03-server", &server_args))?;
+        // Never wait forever: a server running another case may never send.
+        conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;
+        anyhow::Ok(conn)
     };
     let mut conn = connect()?;
     let out = out.on(&conn); // this connection's lines (for --trace-file)

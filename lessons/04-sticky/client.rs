@@ -15,11 +15,12 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
-use socket_lab::errors::connect_error;
+use socket_lab::errors::{connect_error_with, start_command_with, timed_out};
 use socket_lab::input::Lines;
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
@@ -53,6 +54,11 @@ struct Args {
     #[arg(long, default_value_t = 9004)]
     port: u16,
 
+    /// How long to wait for the server before saying it does not answer (a server running
+    /// another --case waits for something else, and so would we).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
     #[command(flatten)]
     style: Style,
 }
@@ -60,13 +66,38 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let result = talk(&args, out).map_err(|e| {
+        if !timed_out(&e) {
+            return e;
+        }
+        // Both sides are waiting for the other: most likely, not the same experiment.
+        let addr = format!("{}:{}", args.host, args.port);
+        let case = case_name(args.case);
+        let start = start_command_with(&addr, "lesson04-server", &["--case", &case]);
+        anyhow::anyhow!(
+            "the server did not answer within {} ms: is it running --case {} too? A \
+             server running another case waits for something else. Start it with: {start}",
+            args.timeout_ms,
+            case
+        )
+    });
+    socket_lab::exit_code(result)
+}
+
+/// The case as it is typed: `write-reset`.
+fn case_name(case: Case) -> String {
+    case.to_possible_value()
+        .map_or_else(String::new, |value| value.get_name().to_string())
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let case = case_name(args.case);
+    let server_args = ["--case", case.as_str()];
     let conn = TcpStream::connect(&addr)
-        .map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
+        .map_err(|e| connect_error_with(e, &addr, "lesson04-server", &server_args))?;
+    // Never wait forever for a reply: a server running another case never sends one.
+    conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;
     let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     match args.case {
