@@ -9,8 +9,8 @@
 //! Then:                     cargo run --bin lesson06-client -- put Cargo.toml
 //!
 //! Look for: a big file moves in 1 MiB chunks and the client's memory stays flat; on a
-//! terminal a progress line counts up. The sha256 in the header is checked on arrival, and a
-//! file is only given its name once it matches.
+//! terminal a progress bar shows the hashing, then the sending or receiving. The sha256
+//! in the header is checked on arrival, and a file is only given its name once it matches.
 
 use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
+use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use socket_lab::errors::connect_error;
 use socket_lab::frame::ByteOrder;
@@ -28,7 +29,7 @@ use socket_lab::json_header::{
     MAX_HEADER_LEN,
 };
 use socket_lab::out::plural;
-use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
+use socket_lab::transfer::{copy_body, receive_file, Received, CHUNK};
 use socket_lab::{Out, Side, Style};
 
 /// The largest command output the client accepts, in bytes.
@@ -178,7 +179,24 @@ fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     if !meta.is_file() {
         bail!("cannot send {}: not a regular file", file.display());
     }
-    Ok((name, meta.len(), sha256_of_file(file)?))
+    let sha256 = hash_file(file, &name, meta.len())?;
+    Ok((name, meta.len(), sha256))
+}
+
+/// The sha256 of a file, read in chunks, with a progress bar: a big file takes seconds.
+fn hash_file(file: &Path, name: &str, total: u64) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    let progress = Progress::new("hashing", name, total);
+    let mut f = std::fs::File::open(file)
+        .with_context(|| format!("opening {}", file.display()))?;
+    // The same chunked copy as the body's, into nowhere: only the hasher sees the bytes.
+    copy_body(&mut f, &mut std::io::sink(), total, |chunk| {
+        hasher.update(chunk);
+        progress.add(chunk);
+    })
+    .with_context(|| format!("reading {}", file.display()))?;
+    progress.finish();
+    Ok(to_hex(&hasher.finalize()))
 }
 
 struct Session {
@@ -207,7 +225,7 @@ impl Session {
             "sending {name}: {}, sha256 {sha256}",
             plural(total as usize, "byte")
         ));
-        let mut progress = Progress::new(name, total);
+        let progress = Progress::new("sending", name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
             .and_then(|mut f| {
@@ -258,7 +276,7 @@ impl Session {
         ));
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
-        let mut progress = Progress::new(name, total);
+        let progress = Progress::new("receiving", name, total);
         let received =
             receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
                 progress.add(c)
@@ -334,45 +352,40 @@ impl Session {
 }
 
 // ANCHOR: progress
-/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching:
-/// when stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
+/// A progress bar on stderr for a long step (hashing, sending, receiving): the bytes so
+/// far, the rate and the time left, redrawn in place (the `indicatif` crate draws it).
+/// Only for a person watching: when stderr is not a terminal (a pipe, a test, a log
+/// file) there is no bar and nothing is printed at all.
 struct Progress {
-    label: String,
-    total: u64,
-    done: u64,
-    shown: Option<u64>,
-    on: bool,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(label: &str, total: u64) -> Progress {
-        Progress {
-            label: label.to_string(),
-            total,
-            done: 0,
-            shown: None,
-            on: total >= CHUNK as u64 && std::io::stderr().is_terminal(),
+    fn new(doing: &str, name: &str, total: u64) -> Progress {
+        let worth_it = total >= CHUNK as u64 && std::io::stderr().is_terminal();
+        let bar = worth_it.then(|| {
+            let template =
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}";
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            let bar = ProgressBar::new(total).with_style(style);
+            bar.set_message(format!("{doing} {name}"));
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn add(&self, chunk: &[u8]) {
+        if let Some(bar) = &self.bar {
+            bar.inc(chunk.len() as u64);
         }
     }
 
-    fn add(&mut self, chunk: &[u8]) {
-        self.done += chunk.len() as u64;
-        let percent = self.done * 100 / self.total.max(1);
-        if self.on && self.shown != Some(percent) {
-            self.shown = Some(percent);
-            let mib = |n: u64| n as f64 / (1024.0 * 1024.0);
-            eprint!(
-                "\r{}: {percent:3}% ({:.1} of {:.1} MiB)",
-                self.label,
-                mib(self.done),
-                mib(self.total)
-            );
-        }
-    }
-
+    /// Leaves the finished bar on the screen.
     fn finish(&self) {
-        if self.shown.is_some() {
-            eprintln!();
+        if let Some(bar) = &self.bar {
+            bar.finish();
         }
     }
 }
