@@ -88,8 +88,8 @@ pub const L02: &[Case] = &[
         name: "one-at-a-time",
         steps: &[Step {
             title: "the second client waits",
-            watch: "client 1 is connected and quiet. Client 2 connects and types: does it get a \
-                    reply while client 1 is still there?",
+            watch: "client 1 connects and is answered, and stays. Client 2 connects and types: \
+                    does it get a reply while client 1 is still there?",
             acts: &[
                 Listen {
                     who: "server",

@@ -18,7 +18,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use socket_lab::{ColorWhen, Style};
 
-/// The tour of Socket Lab: every lesson and how to run it, or one lesson's demo.
+/// The tour of Socket Lab: every lesson and how to run it, one lesson's demo, or a diagram
+/// of recorded runs.
 #[derive(Parser)]
 #[command(name = "lab", version)]
 struct Args {
@@ -55,8 +56,10 @@ enum Command {
         #[arg(long)]
         slow: bool,
     },
-    /// Draw a sequence diagram (SVG, on stdout) from the --trace-file records of 2 or 3
-    /// programs: writes as arrows, reads as boxes showing which bytes each read got.
+    /// Draw a sequence diagram (SVG, on stdout) of programs run with --trace-file.
+    ///
+    /// Two or three lifelines; writes are arrows, reads are boxes that show which bytes
+    /// each read got, in the order of cause and effect.
     Diagram {
         /// One lifeline: its label and the trace file, e.g. client=client.jsonl. Two or
         /// three, left to right.
