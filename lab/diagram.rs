@@ -606,3 +606,159 @@ fn read_box(s: &mut String, x: f64, side: f64, y: f64, parts: &[Part], discarded
         );
     }
 }
+
+/// A measurement of SYN retries against a full listen queue (recorded by the ignored test
+/// `record_syn_retries_against_a_full_backlog` of lesson 08, kept in tests/diagrams/).
+#[derive(serde::Deserialize)]
+pub struct SynRetries {
+    /// The listen backlog of the server, which never accepts until `accept_ms`.
+    pub backlog: u32,
+    /// How many connections were completed and queued before the measured client came.
+    pub queued: u32,
+    /// When the measured client sent its SYNs, in ms after the first.
+    pub syn_ms: Vec<u64>,
+    /// When the server accepted one of the queued connections.
+    pub accept_ms: u64,
+    /// When the measured client's connect() returned.
+    pub connected_ms: u64,
+}
+
+/// A time-line of the measurement: the client's SYNs dropped while the queue is full, the
+/// accept that frees a place, the SYN after it answered.
+pub fn draw_syn(file: &str, title: &str) -> anyhow::Result<String> {
+    let json =
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let m: SynRetries = serde_json::from_str(&json)
+        .with_context(|| format!("{file}: not a SYN measurement"))?;
+    if m.syn_ms.is_empty() {
+        bail!("{file}: no SYN in the measurement");
+    }
+    let (client, server) = (250.0, 490.0);
+    let per_s = 100.0;
+    let y = |ms: u64| 70.0 + ms as f64 / 1000.0 * per_s;
+    let end_ms = m.connected_ms.max(*m.syn_ms.last().unwrap_or(&0)) + 400;
+    let height = y(end_ms) + 20.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.0}" width="100%" style="max-width:{WIDTH}px" role="img" font-family="{FONT}" font-size="12" fill="currentColor" stroke="none">"#
+    );
+    let _ = writeln!(s, "<title>{}</title>", esc(title));
+    for (x, label) in [(client, "client"), (server, "server")] {
+        let _ = writeln!(
+            s,
+            r#"<text x="{x}" y="20" text-anchor="middle" font-weight="bold" font-size="14">{label}</text>"#
+        );
+        let _ = writeln!(
+            s,
+            r#"<line x1="{x}" y1="30" x2="{x}" y2="{:.0}" stroke="currentColor" stroke-opacity="0.45" stroke-width="1.5"/>"#,
+            height - 8.0
+        );
+    }
+    // The time axis, one tick a second.
+    let _ = writeln!(
+        s,
+        r#"<line x1="40" y1="{:.0}" x2="40" y2="{:.0}" stroke="currentColor" stroke-opacity="0.3"/>"#,
+        y(0),
+        y(end_ms)
+    );
+    for second in 0..=end_ms / 1000 {
+        let ty = y(second * 1000);
+        let _ = writeln!(
+            s,
+            r#"<text x="34" y="{:.0}" text-anchor="end" fill-opacity="0.7">{second} s</text><line x1="36" y1="{ty:.0}" x2="44" y2="{ty:.0}" stroke="currentColor" stroke-opacity="0.5"/>"#,
+            ty + 4.0
+        );
+    }
+    let queue = format!("listen({}): {} queued, none accepted", m.backlog, m.queued);
+    text(&mut s, server + 10.0, y(0) - 20.0, 1.0, &queue, None, true);
+    let last = m.syn_ms.len() - 1;
+    for (n, &ms) in m.syn_ms.iter().enumerate() {
+        let sy = y(ms);
+        let label = if n == 0 {
+            format!("SYN at {:.2} s", ms as f64 / 1000.0)
+        } else {
+            format!("SYN again at {:.2} s", ms as f64 / 1000.0)
+        };
+        text(
+            &mut s,
+            client - 10.0,
+            sy + 4.0,
+            -1.0,
+            &label,
+            Some(COLOURS[n % COLOURS.len()]),
+            false,
+        );
+        let colour = COLOURS[n % COLOURS.len()];
+        if n < last || ms < m.accept_ms {
+            // Dropped: the queue is full. Nothing comes back; the client tries again.
+            let _ = writeln!(
+                s,
+                r#"<line x1="{client}" y1="{sy:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1.6"/>"#,
+                server - 16.0,
+                sy + 8.0
+            );
+            let _ = writeln!(
+                s,
+                r#"<path d="M{:.1} {:.1} l8 8 m0 -8 l-8 8" stroke="{colour}" stroke-width="2"/>"#,
+                server - 16.0,
+                sy + 4.0
+            );
+            text(
+                &mut s,
+                server + 10.0,
+                sy + 12.0,
+                1.0,
+                "dropped: the queue is full",
+                None,
+                true,
+            );
+        } else {
+            arrow(
+                &mut s,
+                (client, sy),
+                (server - 2.0, sy + 8.0),
+                colour,
+                false,
+            );
+            text(
+                &mut s,
+                server + 10.0,
+                sy + 12.0,
+                1.0,
+                "a place is free: SYN-ACK",
+                None,
+                true,
+            );
+            arrow(
+                &mut s,
+                (server, sy + 12.0),
+                (client + 2.0, y(m.connected_ms) + 12.0),
+                "currentColor",
+                false,
+            );
+        }
+    }
+    let ay = y(m.accept_ms);
+    let _ = writeln!(
+        s,
+        r#"<circle cx="{server}" cy="{ay:.1}" r="3.5" fill="currentColor"/>"#
+    );
+    let accept = format!("accept() at {:.2} s", m.accept_ms as f64 / 1000.0);
+    text(&mut s, server + 10.0, ay + 4.0, 1.0, &accept, None, false);
+    let done = format!(
+        "connect() returns at {:.2} s",
+        m.connected_ms as f64 / 1000.0
+    );
+    text(
+        &mut s,
+        client - 10.0,
+        y(m.connected_ms) + 28.0,
+        -1.0,
+        &done,
+        None,
+        false,
+    );
+    s.push_str("</svg>\n");
+    Ok(s)
+}

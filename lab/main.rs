@@ -63,8 +63,16 @@ enum Command {
     Diagram {
         /// One lifeline: its label and the trace file, e.g. client=client.jsonl. Two or
         /// three, left to right.
-        #[arg(long = "lane", value_name = "LABEL=FILE", required = true)]
+        #[arg(
+            long = "lane",
+            value_name = "LABEL=FILE",
+            required_unless_present = "syn"
+        )]
         lanes: Vec<String>,
+        /// Instead: draw a measurement of SYN retries against a full listen queue (a JSON
+        /// file, as lesson 08's tests record it).
+        #[arg(long, value_name = "FILE", conflicts_with = "lanes")]
+        syn: Option<String>,
         /// The diagram's title (for screen readers, and as a tooltip).
         #[arg(long, default_value = "a sequence diagram")]
         title: String,
@@ -102,7 +110,13 @@ fn main() -> ExitCode {
             },
         ),
         Command::Diagram {
+            syn: Some(file),
+            title,
+            ..
+        } => diagram::draw_syn(&file, &title).map(|svg| demo::print(&svg)),
+        Command::Diagram {
             lanes,
+            syn: None,
             title,
             notes,
         } => diagram::run(&diagram::Options {

@@ -418,8 +418,16 @@ fn every_transcript_starts_with_its_command_and_is_checked_by_a_test() {
         book.push_str(&read(format!("book/src/{name}")));
     }
     for name in names("tests/diagrams") {
+        // A recorded measurement (NAME.json) sits next to the diagram drawn from it.
+        if let Some(stem) = name.strip_suffix(".json") {
+            assert!(
+                Path::new(&format!("tests/diagrams/{stem}.svg")).is_file(),
+                "tests/diagrams/{name}: no {stem}.svg is drawn from this measurement"
+            );
+            continue;
+        }
         let stem = name.strip_suffix(".svg").unwrap_or_else(|| {
-            panic!("tests/diagrams/{name}: only NAME.svg diagrams belong here")
+            panic!("tests/diagrams/{name}: only NAME.svg diagrams (and NAME.json) belong here")
         });
         assert!(
             tests.contains(&format!("\"{stem}\"")),

@@ -176,10 +176,19 @@ impl Records {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let drawn = super::run("lab", &args, None);
         drawn.assert_code(0);
+        assert_diagram(name, &drawn.stdout);
+    }
+}
+
+/// Checks a drawn SVG against `tests/diagrams/NAME.svg`, byte for byte, like a transcript:
+/// `UPDATE_TRANSCRIPTS=1 cargo test` rewrites it.
+#[track_caller]
+pub fn assert_diagram(name: &str, drawn: &str) {
+    {
         let path = diagrams_dir().join(format!("{name}.svg"));
         let shown = format!("tests/diagrams/{name}.svg");
         let expected = std::fs::read_to_string(&path).ok();
-        if expected.as_deref() == Some(drawn.stdout.as_str()) {
+        if expected.as_deref() == Some(drawn) {
             return;
         }
         if std::env::var_os("UPDATE_TRANSCRIPTS").is_some_and(|v| v == "1") {
@@ -188,7 +197,7 @@ impl Records {
                 "UPDATE_TRANSCRIPTS is refused in CI: CI checks the diagrams, it does not draw them"
             );
             std::fs::create_dir_all(diagrams_dir()).expect("tests/diagrams");
-            std::fs::write(&path, &drawn.stdout)
+            std::fs::write(&path, drawn)
                 .unwrap_or_else(|e| panic!("writing {shown}: {e}"));
             let _ = writeln_stderr(&format!("updated {shown}: look at it in the book"));
             return;
@@ -199,7 +208,7 @@ impl Records {
                  then look at it in the book"
             );
         };
-        let (line, want, got) = first_difference(&expected, &drawn.stdout);
+        let (line, want, got) = first_difference(&expected, drawn);
         panic!(
             "{shown} no longer matches what the programs do, first at line {line}:\n  \
              expected: {want}\n  observed: {got}\nIf the change is intended: \
