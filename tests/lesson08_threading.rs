@@ -582,3 +582,93 @@ fn syn_retransmits(local: u16, remote: u16) -> Option<u32> {
         }
     })
 }
+
+#[test]
+fn the_chat_client_notices_a_server_that_stopped_and_exits_with_one_line() {
+    let session = Session::start(CHAT, &[]);
+    let port = session.port.to_string();
+    // A member who is not typing: its input stays open, as at a keyboard.
+    let mut member = std::process::Command::new(bin_path(CHAT_CLIENT))
+        .args(["--name", "carol", "--port", &port, "--color", "never"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the chat client");
+    let mut lines = BufReader::new(member.stdout.take().expect("stdout")).lines();
+    let welcome = lines.next().expect("a line").expect("text");
+    assert_eq!(welcome, "* welcome carol; nobody else is here yet");
+    // The server stops (killed). The member learns it from the end of the stream, without
+    // anything typed.
+    session.stop();
+    let status = wait_timeout::ChildExt::wait_timeout(&mut member, LIMIT)
+        .expect("wait")
+        .expect("the chat client noticed and exited");
+    let mut stderr = String::new();
+    member
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the chat server has stopped (it closed the connection). Start it again \
+         (cargo run --bin lesson08-chat-server), then rejoin\n"
+    );
+}
+
+#[test]
+fn on_a_terminal_an_incoming_chat_line_is_printed_above_the_prompt() {
+    // `script` (util-linux) runs the client in a pseudo-terminal, where it shows `>>: `.
+    if skip_without("script") {
+        return;
+    }
+    let mut session = Session::start(CHAT, &[]);
+    let client = format!(
+        "{} --name carol --port {} --color never",
+        bin_path(CHAT_CLIENT).display(),
+        session.port
+    );
+    let mut terminal = std::process::Command::new("script")
+        .args(["-qec", &client, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script");
+    session.wait_for_line(|l| l.starts_with("carol joined"));
+    // Someone else joins while carol's prompt is on the screen.
+    let log = &mut Vec::new();
+    let mut bob = Peer::connect("bob", &session.addr(), log);
+    bob.say("bob", log);
+    bob.hears("* welcome bob; here: carol", log);
+    // What carol's terminal shows, as it comes.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut screen = terminal.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = screen.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // The prompt line is cleared (\r, ESC[2K), the line printed, the prompt drawn again.
+    let expected = ">>: \r\u{1b}[2K* bob joined\r\n>>: ";
+    let mut shown = String::new();
+    while !shown.contains(expected) {
+        match rx.recv_timeout(LIMIT) {
+            Ok(bytes) => shown.push_str(&String::from_utf8_lossy(&bytes)),
+            Err(_) => break,
+        }
+    }
+    // Then the server stops: carol's client says so and ends, and so does the terminal.
+    let _ = session.stop();
+    let _ = terminal.wait();
+    assert_contains(
+        "the terminal",
+        &format!("{shown:?}"),
+        r#">>: \r\u{1b}[2K* bob joined\r\n>>: "#,
+    );
+}
