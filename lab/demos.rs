@@ -185,9 +185,11 @@ pub const L02: &[Case] = &[
     },
 ];
 
-/// Lesson 03: one step per case, the server and the client with the same `--case`.
-macro_rules! recv_case {
-    ($case:literal, $title:literal, $watch:literal, $key:expr, $seen:literal) => {
+/// A case that is one step: the server and one client, both with `--case CASE` (lessons
+/// 03 and 07).
+macro_rules! same_case {
+    ($server:literal, $client:literal, $case:literal, $title:literal, $watch:literal,
+     $key:expr, $seen:literal) => {
         Case {
             name: $case,
             steps: &[Step {
@@ -196,12 +198,12 @@ macro_rules! recv_case {
                 acts: &[
                     Listen {
                         who: "server",
-                        bin: "lesson03-server",
+                        bin: $server,
                         args: &["--case", $case],
                     },
                     Run {
                         who: "client",
-                        bin: "lesson03-client",
+                        bin: $client,
                         args: &["--case", $case],
                         input: "",
                     },
@@ -210,6 +212,21 @@ macro_rules! recv_case {
                 seen: $seen,
             }],
         }
+    };
+}
+
+/// Lesson 03: one step per case.
+macro_rules! recv_case {
+    ($case:literal, $title:literal, $watch:literal, $key:expr, $seen:literal) => {
+        same_case!(
+            "lesson03-server",
+            "lesson03-client",
+            $case,
+            $title,
+            $watch,
+            $key,
+            $seen
+        )
     };
 }
 
@@ -513,76 +530,33 @@ pub const L07: &[Case] = &[
                    there: that address is the whole `connection`.",
         }],
     },
-    Case {
-        name: "boundaries",
-        steps: &[Step {
-            title: "two sends, two receives",
-            watch: "the client sends `hello` and `world` as two datagrams; the server waits until \
-                    both are queued, as lesson 04's server did.",
-            acts: &[
-                Listen {
-                    who: "server",
-                    bin: "lesson07-server",
-                    args: &["--case", "boundaries"],
-                },
-                Run {
-                    who: "client",
-                    bin: "lesson07-client",
-                    args: &["--case", "boundaries"],
-                    input: "",
-                },
-            ],
-            key: &["each datagram keeps its boundaries"],
-            seen: "two receives of 5 bytes: where TCP joined `helloworld`, UDP kept two messages.",
-        }],
-    },
-    Case {
-        name: "truncation",
-        steps: &[Step {
-            title: "a datagram bigger than the buffer",
-            watch: "the client sends 2000 bytes in one datagram, then `next`; the server \
-                    receives into 1024 bytes.",
-            acts: &[
-                Listen {
-                    who: "server",
-                    bin: "lesson07-server",
-                    args: &["--case", "truncation"],
-                },
-                Run {
-                    who: "client",
-                    bin: "lesson07-client",
-                    args: &["--case", "truncation"],
-                    input: "",
-                },
-            ],
-            key: &["did not fit is gone"],
-            seen: "1024 bytes, then `next`: the other 976 bytes of the first datagram are gone.",
-        }],
-    },
-    Case {
-        name: "loss",
-        steps: &[Step {
-            title: "a burst into a busy receiver",
-            watch: "the client sends 10000 datagrams as fast as it can; the server is busy for \
-                    500 ms, then reads what is left.",
-            acts: &[
-                Listen {
-                    who: "server",
-                    bin: "lesson07-server",
-                    args: &["--case", "loss"],
-                },
-                Run {
-                    who: "client",
-                    bin: "lesson07-client",
-                    args: &["--case", "loss"],
-                    input: "",
-                },
-            ],
-            key: &["every send_to succeeded", "datagrams ("],
-            seen: "every send succeeded, far fewer arrived: the full receive buffer dropped the \
-                   rest, and nobody told the sender.",
-        }],
-    },
+    same_case!(
+        "lesson07-server",
+        "lesson07-client",
+        "boundaries",
+        "two sends, two receives",
+        "the client sends `hello` and `world` as two datagrams; the server waits until both are queued, as lesson 04's server did.",
+        &["each datagram keeps its boundaries"],
+        "two receives of 5 bytes: where TCP joined `helloworld`, UDP kept two messages."
+    ),
+    same_case!(
+        "lesson07-server",
+        "lesson07-client",
+        "truncation",
+        "a datagram bigger than the buffer",
+        "the client sends 2000 bytes in one datagram, then `next`; the server receives into 1024 bytes.",
+        &["did not fit is gone"],
+        "1024 bytes, then `next`: the other 976 bytes of the first datagram are gone."
+    ),
+    same_case!(
+        "lesson07-server",
+        "lesson07-client",
+        "loss",
+        "a burst into a busy receiver",
+        "the client sends 10000 datagrams as fast as it can; the server is busy for 500 ms, then reads what is left.",
+        &["every send_to succeeded", "datagrams ("],
+        "every send succeeded, far fewer arrived: the full receive buffer dropped the rest, and nobody told the sender."
+    ),
     Case {
         name: "no-server",
         steps: &[Step {

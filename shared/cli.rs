@@ -45,6 +45,13 @@ impl Style {
     }
 }
 
+/// A value of a `--case`-like option as it is typed: `write-reset`.
+pub fn typed(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
+}
+
 /// The default port of a lab program: 9000 + its lesson number (`lesson05-client` ->
 /// 9005). `None` for a program that is not a lesson's.
 pub fn default_port(program: &str) -> Option<u16> {

@@ -67,6 +67,26 @@ pub fn timed_out(err: &anyhow::Error) -> bool {
     })
 }
 
+/// For a client of a lesson with cases (03, 04): a read that waited `timeout_ms` in vain
+/// most likely means that the server runs another case, and both sides now wait for each
+/// other. Says so, with the command that starts a server on `case`; other errors pass.
+pub fn other_case(
+    err: anyhow::Error,
+    timeout_ms: u64,
+    addr: &str,
+    server_bin: &str,
+    case: &str,
+) -> anyhow::Error {
+    if !timed_out(&err) {
+        return err;
+    }
+    let start = start_command_with(addr, server_bin, &["--case", case]);
+    anyhow::anyhow!(
+        "the server did not answer within {timeout_ms} ms: is it running --case {case} too? \
+         A server running another case waits for something else. Start it with: {start}"
+    )
+}
+
 /// Explains a failed `bind`. "Address in use" says which program holds the port (when
 /// this machine lets us see it) and how to choose another port.
 pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {

@@ -20,7 +20,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
-use socket_lab::errors::{connect_error_with, start_command_with, timed_out};
+use socket_lab::cli::typed;
+use socket_lab::errors::{connect_error_with, other_case};
 use socket_lab::input::Lines;
 use socket_lab::out::plural;
 use socket_lab::{Out, Side, Style};
@@ -66,33 +67,16 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = Out::new(Side::Client, &args.style);
-    let result = talk(&args, out).map_err(|e| {
-        if !timed_out(&e) {
-            return e;
-        }
-        // Both sides are waiting for the other: most likely, not the same experiment.
-        let addr = format!("{}:{}", args.host, args.port);
-        let case = case_name(args.case);
-        let start = start_command_with(&addr, "lesson04-server", &["--case", &case]);
-        anyhow::anyhow!(
-            "the server did not answer within {} ms: is it running --case {} too? A \
-             server running another case waits for something else. Start it with: {start}",
-            args.timeout_ms,
-            case
-        )
-    });
+    let addr = format!("{}:{}", args.host, args.port);
+    let case = typed(&args.case);
+    let result = talk(&args, out)
+        .map_err(|e| other_case(e, args.timeout_ms, &addr, "lesson04-server", &case));
     socket_lab::exit_code(result)
-}
-
-/// The case as it is typed: `write-reset`.
-fn case_name(case: Case) -> String {
-    case.to_possible_value()
-        .map_or_else(String::new, |value| value.get_name().to_string())
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
-    let case = case_name(args.case);
+    let case = typed(&args.case);
     let server_args = ["--case", case.as_str()];
     let conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error_with(e, &addr, "lesson04-server", &server_args))?;
