@@ -232,6 +232,9 @@ struct Proc {
     /// Started by `Listen` (a server, or a peer that waits for others): shown after
     /// those that start the talking.
     listens: bool,
+    /// Started with `--to`: it sends towards a program that listens (a relay, a peer
+    /// that writes first), and is shown before it.
+    sends_on: bool,
     stderr: Option<JoinHandle<String>>,
     status: Option<ExitStatus>,
 }
@@ -308,7 +311,7 @@ impl Stage {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if self.trace {
+        if self.trace && !args.iter().any(|a| a == "--trace") {
             cmd.arg("--trace");
         }
         Ok((cmd, trace_file))
@@ -373,6 +376,7 @@ impl Stage {
             typed: 0,
             port,
             listens,
+            sends_on: args.iter().any(|a| a == "--to"),
             stderr,
             status: None,
         });
@@ -618,6 +622,14 @@ fn perform(step: &Step, stage: &mut Stage) -> anyhow::Result<()> {
                 let i = stage.find(who)?;
                 stage.wait_sent(i)?;
             }
+            Act::Stop { who } => {
+                let i = stage.find(who)?;
+                let p = &mut stage.procs[i];
+                let _ = p.child.kill();
+                p.status = Some(p.child.wait().context("stopping a program")?);
+                stage.until(|stage| stage.procs[i].closed)?;
+                stage.procs[i].seen = Some(Seen::Everything);
+            }
             Act::Say { text } => stage.act(Did::Say(text)),
             Act::File { name, text } => {
                 let path = stage.dir.join(name);
@@ -669,9 +681,13 @@ fn nth(events: &[Event], n: usize, is: impl Fn(&Op) -> bool) -> Option<usize> {
 }
 
 fn show(step: &Step, stage: &mut Stage, options: &Options) -> anyhow::Result<()> {
-    // Talkers first, then listeners (servers), each group in the order started.
+    // Talkers first, then listeners (servers), each group in the order started; a
+    // listener that sends on to another (`--to`) goes before the others.
     let mut priority: Vec<usize> = (0..stage.procs.len()).collect();
-    priority.sort_by_key(|&i| (stage.procs[i].listens, i));
+    priority.sort_by_key(|&i| {
+        let p = &stage.procs[i];
+        (p.listens, !p.sends_on, i)
+    });
     let mut rank = vec![0; stage.procs.len()];
     for (r, &i) in priority.iter().enumerate() {
         rank[i] = r;

@@ -748,3 +748,246 @@ pub const L08: &[Case] = &[
         }],
     },
 ];
+
+/// The file lesson 09's demos download, written into each step's folder.
+const HELLO: &str = include_str!("../lessons/09-tftp/files/hello.txt");
+
+pub const L09: &[Case] = &[
+    Case {
+        name: "lock-step",
+        steps: &[Step {
+            title: "a download, one packet at a time",
+            watch: "the client asks for hello.txt (1329 bytes) at the server's port. Watch which \
+                    port answers, and how each DATA waits for the ACK of the one before.",
+            acts: &[
+                File {
+                    name: "hello.txt",
+                    text: HELLO,
+                },
+                Listen {
+                    who: "server",
+                    bin: "lesson09-server",
+                    args: &["--root", ".", "--max-requests", "1"],
+                },
+                WaitLine {
+                    who: "server",
+                    text: "serving",
+                },
+                Run {
+                    who: "client",
+                    bin: "lesson09-client",
+                    args: &["get", "hello.txt", "--out", "downloads", "--trace"],
+                    input: "",
+                },
+            ],
+            key: &["the server answers from", "1329 bytes in 3 DATA packets"],
+            seen: "a new port answered the RRQ (the transfer's TID). DATA 1, ACK 1, DATA 2, ACK \
+                   2, DATA 3: one packet in flight, never more. 305 bytes in the last DATA, \
+                   fewer than 512: that is how the client knew it was the last.",
+        }],
+    },
+    Case {
+        name: "loss",
+        steps: &[Step {
+            title: "through a relay that drops every 3rd datagram",
+            watch: "the same download through lesson09-relay, which drops datagrams #3, #6 and \
+                    #9 (both directions counted). UDP does not send anything again: who notices \
+                    a loss, and what do they do?",
+            acts: &[
+                File {
+                    name: "hello.txt",
+                    text: HELLO,
+                },
+                Listen {
+                    who: "server",
+                    bin: "lesson09-server",
+                    args: &["--root", ".", "--max-requests", "1", "--timeout-ms", "500"],
+                },
+                WaitLine {
+                    who: "server",
+                    text: "serving",
+                },
+                Listen {
+                    who: "relay",
+                    bin: "lesson09-relay",
+                    args: &["--to", "127.0.0.1:{port:server}", "--drop-every", "3"],
+                },
+                WaitLine {
+                    who: "relay",
+                    text: "relaying to",
+                },
+                Run {
+                    who: "client",
+                    bin: "lesson09-client",
+                    args: &[
+                        "get",
+                        "hello.txt",
+                        "--out",
+                        "target/lesson09-demo",
+                        "--timeout-ms",
+                        "5000",
+                        "--trace",
+                    ],
+                    input: "",
+                },
+                WaitExit { who: "client" },
+                WaitExit { who: "server" },
+                Say {
+                    text: "the transfer is over; the relay would wait for the next one: stop it.",
+                },
+                Stop { who: "relay" },
+            ],
+            key: &[
+                "dropped #3 client → server: ACK block 1",
+                "sending DATA block 1 again (try 2 of 6)",
+                "DATA block 1 again: a duplicate",
+                "1329 bytes in 3 DATA packets; 1 duplicate",
+            ],
+            seen: "the server heard nothing for 500 ms and sent its DATA again: the timeout is \
+                   TFTP's only repair. A lost ACK made the client get DATA 1 twice: it ACKed \
+                   again and wrote the block once. A lost DATA cost one timeout, nothing else.",
+        }],
+    },
+];
+
+pub const L11: &[Case] = &[
+    Case {
+        name: "client-first",
+        steps: &[Step {
+            title: "the client closes first",
+            watch: "each side prints the state of its own end, read from /proc/net/tcp. The \
+                    client closes as soon as it has the reply: which end ends in TIME_WAIT?",
+            acts: &[
+                Listen {
+                    who: "server",
+                    bin: "lesson11-server",
+                    args: &["--max-clients", "1"],
+                },
+                Run {
+                    who: "client",
+                    bin: "lesson11-client",
+                    args: &[],
+                    input: "",
+                },
+            ],
+            key: &[
+                "our end is TIME_WAIT: we closed first",
+                "the client closed first (read returned 0 bytes): our end is CLOSE_WAIT",
+            ],
+            seen: "the side that closed first, the client, keeps its end in TIME_WAIT for 60 s; \
+                   the server read 0 bytes, sat in CLOSE_WAIT until it closed too, and is gone.",
+        }],
+    },
+    Case {
+        name: "server-first",
+        steps: &[
+            Step {
+                title: "the server closes first, then a new server on its port",
+                watch: "this time the server closes right after its reply. Then a second server \
+                        tries to listen on the same port, without SO_REUSEADDR.",
+                acts: &[
+                    Listen {
+                        who: "server",
+                        bin: "lesson11-server",
+                        args: &["--close-first", "server", "--max-clients", "1"],
+                    },
+                    Run {
+                        who: "client",
+                        bin: "lesson11-client",
+                        args: &["--close-first", "server"],
+                        input: "",
+                    },
+                    WaitExit { who: "server" },
+                    Run {
+                        who: "server 2",
+                        bin: "lesson11-server",
+                        args: &["--port", "{port:server}", "--max-clients", "1"],
+                        input: "",
+                    },
+                ],
+                key: &[
+                    "the server closed first (read returned 0 bytes): our end is CLOSE_WAIT",
+                    "our end is TIME_WAIT: we closed first",
+                    "an old connection of this port is in TIME_WAIT",
+                ],
+                seen: "now the server's end is in TIME_WAIT, and it holds the port: the \
+                       course's 'address in use' on restart. It lasts 60 s.",
+            },
+            Step {
+                title: "the same, with SO_REUSEADDR on both listeners",
+                watch: "both servers set SO_REUSEADDR (--reuse-address) before bind. Can the \
+                        second one listen at once, while the first one's end is in TIME_WAIT?",
+                acts: &[
+                    Listen {
+                        who: "server",
+                        bin: "lesson11-server",
+                        args: &[
+                            "--close-first",
+                            "server",
+                            "--reuse-address",
+                            "--max-clients",
+                            "1",
+                        ],
+                    },
+                    Run {
+                        who: "client",
+                        bin: "lesson11-client",
+                        args: &["--close-first", "server"],
+                        input: "",
+                    },
+                    WaitExit { who: "server" },
+                    Listen {
+                        who: "server 2",
+                        bin: "lesson11-server",
+                        args: &[
+                            "--port",
+                            "{port:server}",
+                            "--reuse-address",
+                            "--max-clients",
+                            "1",
+                        ],
+                    },
+                    Run {
+                        who: "client 2",
+                        bin: "lesson11-client",
+                        args: &[],
+                        input: "",
+                    },
+                ],
+                key: &["a new one that sets it too can bind"],
+                seen: "server 2 listened on the port at once and served a client, TIME_WAIT or \
+                       not: both listening sockets said SO_REUSEADDR.",
+            },
+        ],
+    },
+    Case {
+        name: "listen",
+        steps: &[Step {
+            title: "listen(1), and nobody calls accept",
+            watch: "the server listens with a backlog of 1 and never accepts. The client \
+                    connects 4 times and keeps every connection. How many get through?",
+            acts: &[
+                Listen {
+                    who: "server",
+                    bin: "lesson11-server",
+                    args: &["--backlog", "1", "--never-accept"],
+                },
+                Run {
+                    who: "client",
+                    bin: "lesson11-client",
+                    args: &["--connect-only", "4", "--connect-timeout-ms", "300"],
+                    input: "",
+                },
+                WaitExit { who: "client" },
+                Say {
+                    text: "the server would wait forever: stop it.",
+                },
+                Stop { who: "server" },
+            ],
+            key: &["2 connected, 2 unanswered, 0 refused"],
+            seen: "listen(1) let 2 connections complete (backlog + 1, on Linux); the others were \
+                   not refused, only left unanswered: the SYN is dropped and the client sends it \
+                   again until it gives up.",
+        }],
+    },
+];

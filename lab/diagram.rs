@@ -256,10 +256,14 @@ fn rows(programs: &[Program], order: &[Item], notes: &[String]) -> Vec<Row> {
                 };
                 rows.push(Row::End { lane, label, from });
             }
-            (Op::Shutdown, Some((local, Some(peer)))) => {
+            (Op::Shutdown | Op::Close, Some((local, Some(peer)))) => {
+                let label = match e.op {
+                    Op::Shutdown => "shutdown(Write): FIN",
+                    _ => "close(): FIN",
+                };
                 rows.push(Row::Close {
                     lane,
-                    label: "shutdown(Write): FIN".into(),
+                    label: label.into(),
                 });
                 closes.push(((local, peer), rows.len() - 1));
             }

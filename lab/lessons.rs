@@ -75,6 +75,9 @@ pub enum Act {
     WaitSent { who: &'static str },
     /// Wait until the program has ended.
     WaitExit { who: &'static str },
+    /// Stop a program that would run forever (lesson 09's relay), once the demo has
+    /// waited for what it needed from it.
+    Stop { who: &'static str },
     /// Say a sentence to the room, at this point of the step.
     Say { text: &'static str },
     /// Write a file into the step's folder.
@@ -173,5 +176,23 @@ pub const LESSONS: &[Lesson] = &[
         terminal1: "cargo run --bin lesson08-server",
         terminal2: "cargo run --bin lesson08-client -- --connections 3",
         cases: demos::L08,
+    },
+    Lesson {
+        number: "09",
+        slug: "09-tftp",
+        title: "TFTP",
+        shows: "a real protocol on UDP: lock-step DATA and ACK, timeouts, duplicates, a new port per transfer",
+        terminal1: "cargo run --bin lesson09-server -- --root lessons/09-tftp/files",
+        terminal2: "cargo run --bin lesson09-client -- get hello.txt --trace",
+        cases: demos::L09,
+    },
+    Lesson {
+        number: "11",
+        slug: "11-lifecycle",
+        title: "The connection's life",
+        shows: "the handshake and the close, each end's state; TIME_WAIT, SO_REUSEADDR; listen(n)",
+        terminal1: "cargo run --bin lesson11-server -- --close-first server",
+        terminal2: "cargo run --bin lesson11-client -- --close-first server",
+        cases: demos::L11,
     },
 ];

@@ -186,7 +186,7 @@ pub fn order(programs: &[Program], actions: &[Action]) -> Vec<Item> {
         let closing = theirs
             .iter()
             .copied()
-            .find(|&j| their[j].op == Op::Shutdown)
+            .find(|&j| matches!(their[j].op, Op::Shutdown | Op::Close))
             .or_else(|| {
                 let last = *theirs.last()?;
                 let thread = &their[last].thread;
@@ -197,7 +197,7 @@ pub fn order(programs: &[Program], actions: &[Action]) -> Vec<Item> {
         let mut read = 0usize;
         for &i in list {
             let end_of_stream = match &mine[i].op {
-                Op::Read { got: 0, .. } => true,
+                Op::Read { got: 0, .. } | Op::PeerFin => true,
                 // A timeout (EAGAIN) says nothing about the peer; a reset or a broken pipe
                 // comes from the peer's close.
                 Op::ReadFailed { error, .. } | Op::WriteFailed { error, .. } => {

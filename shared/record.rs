@@ -86,6 +86,11 @@ pub enum Op {
     WriteFailed { size: usize, error: String },
     /// The program shut its sending side down (a FIN, while it still reads).
     Shutdown,
+    /// The program closed the connection (a FIN; it reads no more).
+    Close,
+    /// After our close, the peer's FIN arrived: seen in the state of our end (TIME_WAIT),
+    /// not by a read (lesson 11).
+    PeerFin,
     /// A datagram of `size` bytes was sent to `to`.
     SendTo {
         to: SocketAddr,

@@ -110,9 +110,7 @@ fn every_lesson_binary_lives_in_its_lesson_folder() {
 }
 
 /// The calls each chapter explains, and the lesson file that must show them: the subject of a
-/// lesson is in its own folder, not hidden in the library. (Lessons 05, 06 and 08 get their
-/// rows as their subjects move home: the frame loop, the JSON header, the accept loop with
-/// `thread::spawn`.)
+/// lesson is in its own folder, not hidden in the library.
 const CALLS: &[(&str, &[&str])] = &[
     (
         "lessons/01-echo/server.rs",
@@ -160,6 +158,31 @@ const CALLS: &[(&str, &[&str])] = &[
     (
         "lessons/08-threading/server.rs",
         &[".bind(", ".listen(", ".accept()", "thread::", ".spawn(move"],
+    ),
+    (
+        "lessons/09-tftp/packet.rs",
+        &["fn parse(", "from_be_bytes", "fn encode(", "to_be_bytes"],
+    ),
+    (
+        "lessons/09-tftp/transfer.rs",
+        &["set_read_timeout", "recv_from", "send_to"],
+    ),
+    (
+        "lessons/09-tftp/server.rs",
+        &["UdpSocket::bind", "recv_from", "send_to", "thread::spawn"],
+    ),
+    ("lessons/09-tftp/client.rs", &["UdpSocket::bind"]),
+    (
+        "lessons/11-lifecycle/server.rs",
+        &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
+    ),
+    (
+        "lessons/11-lifecycle/client.rs",
+        &["TcpStream::connect", "connect_timeout", "state_of"],
+    ),
+    (
+        "lessons/11-lifecycle/close.rs",
+        &["drop(conn)", "wait_for", "State::TimeWait"],
     ),
 ];
 
@@ -250,6 +273,25 @@ fn a_binary_has_a_test_harness_exactly_when_it_has_unit_tests() {
     }
 }
 
+/// Whether doc comments in `text` hold a doctest: a code block rustdoc runs, one whose
+/// fence names no language or Rust (a ```text block is only shown).
+fn has_doctest(text: &str) -> bool {
+    let mut inside = false;
+    for line in text.lines().map(str::trim_start) {
+        let doc = line
+            .strip_prefix("///")
+            .or_else(|| line.strip_prefix("//!"));
+        let Some(fence) = doc.and_then(|d| d.trim().strip_prefix("```")) else {
+            continue;
+        };
+        if !inside && fence != "text" {
+            return true;
+        }
+        inside = !inside;
+    }
+    false
+}
+
 #[test]
 fn the_library_runs_doctests_exactly_when_it_has_some() {
     let lib = manifest_sections("[lib]");
@@ -257,14 +299,9 @@ fn the_library_runs_doctests_exactly_when_it_has_some() {
     let get = |key: &str| lib.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let doctests_on = get("doctest") != Some("false");
     let root = get("path").expect("[lib] path");
-    // A doctest is a code block in a doc comment.
     let with_doctests: Vec<PathBuf> = crate_files(Path::new(root))
         .into_iter()
-        .filter(|f| {
-            read(f).lines().map(str::trim_start).any(|l| {
-                (l.starts_with("///") || l.starts_with("//!")) && l.contains("```")
-            })
-        })
+        .filter(|f| has_doctest(&read(f)))
         .collect();
     if doctests_on {
         assert!(
@@ -319,6 +356,12 @@ fn includes() -> Vec<Include> {
     found
 }
 
+/// Whether an included file is code (Rust, or the course's Python), which the book
+/// includes by anchor, rather than a transcript.
+fn is_code(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "rs" || e == "py")
+}
+
 /// `a/b/../c` -> `a/c`, without touching the file system.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -347,7 +390,7 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
         let shown = target.display();
         let text = fs::read_to_string(&target)
             .unwrap_or_else(|e| panic!("{chapter} includes {shown}: {e}"));
-        if target.extension().is_some_and(|e| e == "rs") {
+        if is_code(&target) {
             let anchor = rest.trim_start_matches(':');
             assert!(
                 !anchor.is_empty()
@@ -525,7 +568,7 @@ fn every_listing_fits_the_page_and_keeps_its_comments_in_sight() {
         rest,
     } in includes()
     {
-        if target.extension().is_none_or(|e| e != "rs") {
+        if !is_code(&target) {
             continue;
         }
         let anchor = rest.trim_start_matches(':');

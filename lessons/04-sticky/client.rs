@@ -21,9 +21,10 @@ use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
 use socket_lab::cli::typed;
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::{connect_error_with, other_case};
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Which cause of sticky packets to show.
@@ -60,6 +61,11 @@ struct Args {
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     timeout_ms: u64,
 
+    /// receiver: how replies are decoded. The course's client decodes the output of a
+    /// Windows server in Chinese as gbk; the lab's server sends utf-8.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
+
     #[command(flatten)]
     style: Style,
 }
@@ -86,7 +92,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),
-        Case::Receiver => receiver(conn, out),
+        Case::Receiver => receiver(conn, args.encoding, out),
     }
 }
 
@@ -113,7 +119,7 @@ fn sender(mut conn: TcpStream, nodelay: bool, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
+fn receiver(mut conn: TcpStream, encoding: Encoding, out: Out) -> anyhow::Result<()> {
     // ANCHOR: receiver
     let mut lines = Lines::stdin();
     let mut buf = [0u8; 1024];
@@ -137,7 +143,8 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
             return Ok(());
         }
         out.line(format!("reply to {command:?} ({}):", plural(n, "byte")));
-        out.line(String::from_utf8_lossy(&buf[..n]).trim_end_matches('\n'));
+        let text = escape_lines(encoding.decode(&buf[..n]).as_bytes());
+        out.line(text.trim_end_matches('\n'));
     }
     // ANCHOR_END: receiver
 

@@ -21,6 +21,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::{connect_error, exit_now};
 use socket_lab::input::{self, Lines};
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: join the group chat of lesson08-chat-server.
@@ -54,7 +55,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson08-chat-server"))?;
     let out = out.on(&conn); // this connection's lines (for --trace-file)
-                             // The first line is our name.
+
+    // The first line is our name.
     let name = format!("{}\n", args.name.trim());
     conn.write_all(name.as_bytes())
         .context("sending the name")?;
@@ -73,8 +75,9 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             match line {
                 Ok(line) => {
                     out.trace_read(line.len() + 1, format!("{line}\n").as_bytes());
-                    // Someone may be typing: print above the `>>: ` prompt.
-                    input::above_prompt(|| out.line(line));
+                    // Someone may be typing: print above the `>>: ` prompt. The server
+                    // relays what others typed: shown escaped all the same.
+                    input::above_prompt(|| out.line(escape(line.as_bytes())));
                 }
                 Err(e) => {
                     lost = Some(e);
