@@ -24,7 +24,7 @@ use crate::timeline::{self, Item, Program};
 const COLOURS: [&str; 4] = ["#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9"];
 const WIDTH: usize = 760;
 /// Where the boxes and labels of a lane go, at most this wide.
-const SIDE: usize = 256;
+const SIDE: f64 = 256.0;
 const FONT: &str = "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace";
 /// Roughly how wide a character of the 12px font is.
 const CHAR: f64 = 7.3;
@@ -36,6 +36,8 @@ pub struct Options {
     pub title: String,
     /// Lines (of any program) that contain one of these are drawn as notes.
     pub notes: Vec<String>,
+    /// Name each datagram by its TFTP packet (lesson 09): `DATA block 1`, `ACK block 1`.
+    pub tftp: bool,
 }
 
 /// One row of the diagram.
@@ -114,12 +116,18 @@ fn key(e: &Event) -> Option<(u16, Option<u16>)> {
 pub fn draw(options: &Options) -> anyhow::Result<String> {
     let programs = load(options)?;
     let order = timeline::order(&programs, &[]);
-    let rows = rows(&programs, &order, &options.notes);
+    let rows = rows(&programs, &order, options);
     Ok(svg(&programs, &rows, &options.title))
 }
 
 /// Turns the merged order into rows.
-fn rows(programs: &[Program], order: &[Item], notes: &[String]) -> Vec<Row> {
+fn rows(programs: &[Program], order: &[Item], options: &Options) -> Vec<Row> {
+    let notes = &options.notes;
+    // A datagram's name: its TFTP packet with --tftp, else its bytes.
+    let packet = |data: &[u8]| {
+        let parsed = socket_lab::tftp::parse(data);
+        parsed.ok().filter(|_| options.tftp).map(|p| p.label())
+    };
     let mut rows = Vec::new();
     let mut sent: Vec<Sent> = Vec::new();
     // TCP: the writes of each connection end, in order, by (writer local, writer peer).
@@ -157,11 +165,12 @@ fn rows(programs: &[Program], order: &[Item], notes: &[String]) -> Vec<Row> {
                     taken: 0,
                 });
                 push(&mut datagrams, (local, to.port()), id);
-                rows.push(Row::Write {
-                    lane,
-                    id,
-                    label: format!("send_to {}", what(&sent[id].bytes, *size)),
-                });
+                // A TFTP packet by its name (its size is in the receive's label).
+                let label = match packet(&sent[id].bytes) {
+                    Some(name) => format!("send_to {name}"),
+                    None => format!("send_to {}", what(&sent[id].bytes, *size)),
+                };
+                rows.push(Row::Write { lane, id, label });
             }
             (Op::Read { asked, got, .. }, Some((local, Some(peer)))) if *got > 0 => {
                 let writes = find(&streams, (peer, local));
@@ -199,18 +208,21 @@ fn rows(programs: &[Program], order: &[Item], notes: &[String]) -> Vec<Row> {
                 let next = ids.iter().copied().find(|&id| sent[id].taken == 0);
                 let mut parts = Vec::new();
                 let mut discarded = 0;
+                // With --tftp the box names the packet; the buffer's size is left out.
+                let label = match next.and_then(|id| packet(&sent[id].bytes)) {
+                    Some(_) => format!("recv_from → {}", bytes(*got)),
+                    None => format!("recv_from(buf of {asked}) → {}", bytes(*got)),
+                };
                 if let Some(id) = next {
                     let w = &mut sent[id];
-                    parts.push(Part {
-                        write: id,
-                        shown: part_text(w, *got),
-                    });
+                    let shown = packet(&w.bytes).unwrap_or_else(|| part_text(w, *got));
+                    parts.push(Part { write: id, shown });
                     discarded = w.size.saturating_sub(*got);
                     w.taken = w.size;
                 }
                 rows.push(Row::Read {
                     lane,
-                    label: format!("recv_from(buf of {asked}) → {}", bytes(*got)),
+                    label,
                     parts,
                     discarded,
                 });
@@ -255,6 +267,18 @@ fn rows(programs: &[Program], order: &[Item], notes: &[String]) -> Vec<Row> {
                     }
                 };
                 rows.push(Row::End { lane, label, from });
+            }
+            // A receive on a UDP socket whose timeout passed: nothing came.
+            (Op::ReadFailed { asked, error }, Some((_, None))) => {
+                let label = match options.tftp {
+                    true => format!("recv_from → {error}"),
+                    false => format!("recv_from(buf of {asked}) → {error}"),
+                };
+                rows.push(Row::End {
+                    lane,
+                    label,
+                    from: None,
+                });
             }
             (Op::Shutdown | Op::Close, Some((local, Some(peer)))) => {
                 let label = match e.op {
@@ -329,25 +353,32 @@ fn esc(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The x of each lifeline, and on which side (-1 left, +1 right) its boxes go.
-fn lanes(n: usize) -> Vec<(f64, f64)> {
+/// The x of each lifeline, on which side (-1 left, +1 right) its boxes go, and how wide
+/// its labels and boxes may be. Three lanes (a relay in the middle) have less room each.
+fn lanes(n: usize) -> Vec<(f64, f64, f64)> {
     match n {
-        2 => vec![(270.0, -1.0), (490.0, 1.0)],
-        _ => vec![(200.0, -1.0), (380.0, 1.0), (560.0, 1.0)],
+        2 => vec![(270.0, -1.0, SIDE), (490.0, 1.0, SIDE)],
+        _ => vec![
+            (190.0, -1.0, 180.0),
+            (380.0, 1.0, 170.0),
+            (570.0, 1.0, 180.0),
+        ],
     }
 }
 
-fn row_height(row: &Row) -> f64 {
+fn row_height(row: &Row, lanes: &[(f64, f64, f64)]) -> f64 {
     match row {
         Row::Read { .. } | Row::End { .. } => 44.0,
-        Row::Note { text, .. } => 14.0 + 15.0 * note_lines(text).len() as f64,
+        Row::Note { text, lane } => {
+            14.0 + 15.0 * note_lines(text, lanes[*lane].2).len() as f64
+        }
         _ => 28.0,
     }
 }
 
 /// A note, in lines that fit beside a lifeline.
-fn note_lines(text: &str) -> Vec<String> {
-    crate::demo::wrap(text, (SIDE as f64 / CHAR) as usize)
+fn note_lines(text: &str, room: f64) -> Vec<String> {
+    crate::demo::wrap(text, (room / CHAR) as usize)
 }
 
 /// An arrow from (x1, y1) to (x2, y2): a line and a filled head, in `colour`.
@@ -390,7 +421,7 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
     let mut y = top;
     for row in rows {
         ys.push(y);
-        y += row_height(row);
+        y += row_height(row, &lanes);
     }
     let height = y + 16.0;
     let mut s = String::new();
@@ -400,7 +431,7 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
     );
     let _ = writeln!(s, "<title>{}</title>", esc(title));
     // Lane heads and lifelines.
-    for (p, (x, _)) in lanes.iter().enumerate() {
+    for (p, (x, _, _)) in lanes.iter().enumerate() {
         let _ = writeln!(
             s,
             r#"<text x="{x}" y="20" text-anchor="middle" font-weight="bold" font-size="14">{}</text>"#,
@@ -423,22 +454,27 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
         let y = ys[i];
         match row {
             Row::Write { lane, id, label } => {
-                let (x, side) = lanes[*lane];
+                // The label away from where the bytes go, like a read's from its sender.
+                let to = rows.iter().find_map(|row| match row {
+                    Row::Read { lane, parts, .. }
+                        if parts.iter().any(|p| p.write == *id) =>
+                    {
+                        Some(*lane)
+                    }
+                    _ => None,
+                });
+                let (x, side, room) = match to {
+                    Some(to) => away_from(&lanes, *lane, Some(lanes[to].0)),
+                    None => lanes[*lane],
+                };
                 let colour = COLOURS[*id % COLOURS.len()];
                 let _ = writeln!(
                     s,
                     r#"<circle cx="{x}" cy="{}" r="3.5" fill="{colour}"/>"#,
                     y + 14.0
                 );
-                text(
-                    &mut s,
-                    x + side * 10.0,
-                    y + 18.0,
-                    side,
-                    label,
-                    Some(colour),
-                    false,
-                );
+                let at = (x + side * 10.0, y + 18.0);
+                text_in(&mut s, at, side, room, label, Some(colour), false);
             }
             Row::Read {
                 lane,
@@ -446,31 +482,31 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
                 parts,
                 discarded,
             } => {
-                let (x, side) = lanes[*lane];
-                text(&mut s, x + side * 10.0, y + 13.0, side, label, None, false);
+                let (x, side, room) = away_from_sender(&lanes, *lane, parts, &write_at);
+                read_label(&mut s, (x, side, room), y, label);
                 let box_y = y + 20.0;
                 // Arrows from each write that gave bytes, ending at the lifeline.
                 for part in parts {
                     if let Some(&(_, from_lane, from_y)) =
                         write_at.iter().find(|(id, _, _)| *id == part.write)
                     {
-                        let (fx, _) = lanes[from_lane];
+                        let (fx, _, _) = lanes[from_lane];
                         let c = COLOURS[part.write % COLOURS.len()];
                         let tx = if fx < x { x - 2.0 } else { x + 2.0 };
                         arrow(&mut s, (fx, from_y), (tx, box_y + 10.0), c, false);
                     }
                 }
-                read_box(&mut s, x, side, box_y, parts, *discarded);
+                read_box(&mut s, (x, side, room), box_y, parts, *discarded);
             }
             Row::End { lane, label, from } => {
-                let (x, side) = lanes[*lane];
+                let (x, side, room) = lanes[*lane];
                 let box_y = y + 20.0;
                 if let Some(from) = from {
                     if let Row::Close {
                         lane: from_lane, ..
                     } = &rows[*from]
                     {
-                        let (fx, _) = lanes[*from_lane];
+                        let (fx, _, _) = lanes[*from_lane];
                         let tx = if fx < x { x - 2.0 } else { x + 2.0 };
                         let from_y = ys[*from] + 14.0;
                         arrow(
@@ -482,18 +518,20 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
                         );
                     }
                 }
-                text(&mut s, x + side * 10.0, y + 13.0, side, label, None, false);
-                let w = 150.0;
+                read_label(&mut s, (x, side, room), y, label);
+                let end = if label.contains("0 bytes") {
+                    "end of stream"
+                } else if label.starts_with("recv_from") {
+                    "nothing came in time"
+                } else {
+                    "no data: an error"
+                };
+                let w = (end.chars().count() as f64 * CHAR + 12.0).ceil().max(150.0);
                 let bx = if side < 0.0 { x - 10.0 - w } else { x + 10.0 };
                 let _ = writeln!(
                     s,
                     r#"<rect x="{bx}" y="{box_y}" width="{w}" height="20" rx="3" fill="none" stroke="currentColor" stroke-opacity="0.6" stroke-dasharray="3 2"/>"#
                 );
-                let end = if label.contains("0 bytes") {
-                    "end of stream"
-                } else {
-                    "no data: an error"
-                };
                 let _ = writeln!(
                     s,
                     r#"<text x="{}" y="{}" text-anchor="middle" font-style="italic">{end}</text>"#,
@@ -502,26 +540,94 @@ fn svg(programs: &[Program], rows: &[Row], title: &str) -> String {
                 );
             }
             Row::Close { lane, label } => {
-                let (x, side) = lanes[*lane];
+                let (x, side, room) = lanes[*lane];
                 let _ = writeln!(
                     s,
                     r#"<path d="M{} {} l8 8 m0 -8 l-8 8" stroke="currentColor" stroke-width="2"/>"#,
                     x - 4.0,
                     y + 10.0
                 );
-                text(&mut s, x + side * 10.0, y + 18.0, side, label, None, true);
+                text_in(
+                    &mut s,
+                    (x + side * 10.0, y + 18.0),
+                    side,
+                    room,
+                    label,
+                    None,
+                    true,
+                );
             }
             Row::Note { lane, text: note } => {
-                let (x, side) = lanes[*lane];
-                for (n, line) in note_lines(note).iter().enumerate() {
+                let (x, side, room) = lanes[*lane];
+                for (n, line) in note_lines(note, room).iter().enumerate() {
                     let ly = y + 18.0 + 15.0 * n as f64;
-                    text(&mut s, x + side * 10.0, ly, side, line, None, true);
+                    text_in(&mut s, (x + side * 10.0, ly), side, room, line, None, true);
                 }
             }
         }
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Where a read's label and box go: on the side of its lifeline away from the program
+/// that sent the bytes, so that the arrows do not cross them (a relay in the middle reads
+/// from both sides). Returns the lane's x, that side, and the room there.
+fn away_from_sender(
+    lanes: &[(f64, f64, f64)],
+    lane: usize,
+    parts: &[Part],
+    write_at: &[(usize, usize, f64)],
+) -> (f64, f64, f64) {
+    let sender = parts.first().and_then(|part| {
+        let found = write_at.iter().find(|(id, _, _)| *id == part.write);
+        found.map(|&(_, from_lane, _)| lanes[from_lane].0)
+    });
+    away_from(lanes, lane, sender)
+}
+
+/// A lane's x, the side away from the lifeline at `other` (the lane's own side when there
+/// is none), and the room on that side.
+fn away_from(
+    lanes: &[(f64, f64, f64)],
+    lane: usize,
+    other: Option<f64>,
+) -> (f64, f64, f64) {
+    let (x, side, room) = lanes[lane];
+    let away = match other {
+        Some(ox) if ox > x => -1.0,
+        Some(ox) if ox < x => 1.0,
+        _ => side,
+    };
+    if away == side {
+        return (x, side, room);
+    }
+    // The other side: as far as the next lifeline that way, or the edge.
+    let limit = lanes
+        .iter()
+        .map(|l| l.0)
+        .filter(|&lx| (lx - x) * away > 0.0)
+        .map(|lx| (lx - x).abs() - 20.0)
+        .fold(f64::INFINITY, f64::min);
+    let edge = if away < 0.0 {
+        x - 10.0
+    } else {
+        WIDTH as f64 - x - 10.0
+    };
+    (x, away, limit.min(edge).min(SIDE))
+}
+
+/// The label of a read (or of a read that got nothing), above its box.
+fn read_label(s: &mut String, (x, side, room): (f64, f64, f64), y: f64, label: &str) {
+    text_in(
+        s,
+        (x + side * 10.0, y + 13.0),
+        side,
+        room,
+        label,
+        None,
+        false,
+    );
 }
 
 /// A label beside a lifeline, on its side, cut to fit the side.
@@ -534,7 +640,20 @@ fn text(
     colour: Option<&str>,
     italic: bool,
 ) {
-    let max = (SIDE as f64 / CHAR) as usize;
+    text_in(s, (x, y), side, SIDE, label, colour, italic);
+}
+
+/// [`text`], cut to fit `room` pixels.
+fn text_in(
+    s: &mut String,
+    (x, y): (f64, f64),
+    side: f64,
+    room: f64,
+    label: &str,
+    colour: Option<&str>,
+    italic: bool,
+) {
+    let max = (room / CHAR) as usize;
     let shown: String = if label.chars().count() > max {
         let cut: String = label.chars().take(max - 1).collect();
         format!("{cut}…")
@@ -557,7 +676,13 @@ fn text(
 
 /// A read's box: one part per write, each as wide as its text needs (at least a little),
 /// in its write's colour; the part of a datagram that did not fit, struck out after it.
-fn read_box(s: &mut String, x: f64, side: f64, y: f64, parts: &[Part], discarded: usize) {
+fn read_box(
+    s: &mut String,
+    (x, side, room): (f64, f64, f64),
+    y: f64,
+    parts: &[Part],
+    discarded: usize,
+) {
     let widths: Vec<f64> = parts
         .iter()
         .map(|p| (p.shown.chars().count() as f64 * CHAR + 12.0).max(28.0))
@@ -569,11 +694,7 @@ fn read_box(s: &mut String, x: f64, side: f64, y: f64, parts: &[Part], discarded
         0.0
     };
     let total: f64 = widths.iter().sum::<f64>() + lost_w;
-    let scale = if total > SIDE as f64 {
-        SIDE as f64 / total
-    } else {
-        1.0
-    };
+    let scale = if total > room { room / total } else { 1.0 };
     let mut bx = if side < 0.0 {
         x - 10.0 - total * scale
     } else {

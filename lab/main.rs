@@ -87,6 +87,9 @@ enum Command {
         /// Also draw the lines that contain TEXT, as notes on their lifeline.
         #[arg(long = "note", value_name = "TEXT")]
         notes: Vec<String>,
+        /// Name each datagram by its TFTP packet (lesson 09): DATA block 1, ACK block 1.
+        #[arg(long)]
+        tftp: bool,
     },
     /// Show the TCP connections on a port and the states of their ends, as they change.
     ///
@@ -169,10 +172,12 @@ fn main() -> ExitCode {
             syn: None,
             title,
             notes,
+            tftp,
         } => diagram::run(&diagram::Options {
             lanes,
             title,
             notes,
+            tftp,
         }),
         Command::States {
             port,

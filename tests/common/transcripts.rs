@@ -186,7 +186,21 @@ impl Records {
         lanes: &[&str],
         notes: &[&str],
     ) {
+        self.assert_diagram_with(name, title, lanes, notes, &[]);
+    }
+
+    /// [`Records::assert_diagram`], with more `lab diagram` options (`--tftp`).
+    #[track_caller]
+    pub fn assert_diagram_with(
+        &self,
+        name: &str,
+        title: &str,
+        lanes: &[&str],
+        notes: &[&str],
+        options: &[&str],
+    ) {
         let mut args = vec!["diagram".to_string(), "--title".to_string(), title.into()];
+        args.extend(options.iter().map(|o| o.to_string()));
         for who in lanes {
             args.extend(["--lane".to_string(), format!("{who}={}", self.path(who))]);
         }
