@@ -32,7 +32,7 @@ fn every_demo_is_the_same_in_20_runs() {
 
 #[test]
 fn a_demo_line_is_never_wider_than_100_columns() {
-    for lesson in ["04", "06"] {
+    for lesson in ["04", "06", "09", "11"] {
         let demo = run_demo(lesson, &["--trace"]);
         for line in demo.run.stdout.lines() {
             let width = line.chars().count();
