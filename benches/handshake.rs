@@ -174,6 +174,7 @@ fn two_writes(count: usize, out: &Out) -> f64 {
             &Style {
                 color: ColorWhen::Never,
                 trace: false,
+                trace_file: None,
             },
         );
         while let Ok(Some(_)) =
@@ -206,6 +207,7 @@ fn main() {
         &Style {
             color: ColorWhen::Never,
             trace: false,
+            trace_file: None,
         },
     );
     for command in ["seq 10", "text 4000"] {

@@ -173,6 +173,7 @@ fn framing_only(size: u64) -> Duration {
     let style = Style {
         color: socket_lab::ColorWhen::Never,
         trace: false,
+        trace_file: None,
     };
     let out = Out::new(Side::Server, &style);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

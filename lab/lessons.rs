@@ -1,5 +1,5 @@
-//! The lessons of the lab: what each one shows, how to run it, and its `lab demo` script.
-//! Every new lesson adds one entry here.
+//! The lessons of the lab: what each one shows, how to run it, and its `lab demo` script
+//! (the scripts are in `demos.rs`). Every new lesson adds one entry here.
 
 /// One lesson of the tour.
 pub struct Lesson {
@@ -13,35 +13,93 @@ pub struct Lesson {
     /// What to type in the first and the second terminal.
     pub terminal1: &'static str,
     pub terminal2: &'static str,
-    /// What `lab demo NN` runs.
-    pub demo: Demo,
+    /// What `lab demo NN` runs: every case, or the one `--case` names.
+    pub cases: &'static [Case],
 }
 
-/// A server and the clients run against it, one after another, in one terminal.
-pub struct Demo {
-    pub server: &'static str,
-    /// Server arguments; the lab adds `--port 0`. They must make the server end by
-    /// itself.
-    pub server_args: &'static [&'static str],
-    /// A program between the clients and the server (lesson 09's lossy relay), if any.
-    pub relay: Option<Relay>,
-    pub clients: &'static [Client],
+/// One case of a lesson's demo: the steps that show one thing (`lab demo NN --case NAME`).
+pub struct Case {
+    pub name: &'static str,
+    pub steps: &'static [Step],
 }
 
-/// A relay: started after the server, with `--to 127.0.0.1:PORT` (the server's real port) and
-/// `--port 0`; the clients are sent to the relay's port. It is stopped when the server ends.
-pub struct Relay {
-    pub bin: &'static str,
-    pub args: &'static [&'static str],
+/// One step: a sentence to say before it (what to watch), what to do, the key lines (a
+/// line containing one of them is marked), and a sentence to say after it (what was seen).
+/// A step ends when all its programs have ended.
+pub struct Step {
+    pub title: &'static str,
+    pub watch: &'static str,
+    pub acts: &'static [Act],
+    pub key: &'static [&'static str],
+    pub seen: &'static str,
 }
 
-/// One client run of a demo: the lab adds `--port` with the server's real port.
-pub struct Client {
-    pub bin: &'static str,
-    pub args: &'static [&'static str],
-    /// What is typed into the client (sent to its stdin, then closed).
-    pub stdin: &'static str,
+/// What a demo step does. `who` names a program in the output ("server", "client 1").
+/// Arguments may say `{port}` (the port of the last program started with `Listen`) or
+/// `{port:WHO}`. A client is given `--port {port}` unless its arguments choose a port or a
+/// peer. Every program of a step runs in a scratch folder of the step's own, deleted
+/// afterwards.
+pub enum Act {
+    /// Start a program that listens (adding `--port 0`) and wait for its first line.
+    Listen {
+        who: &'static str,
+        bin: &'static str,
+        args: &'static [&'static str],
+    },
+    /// Start a program with this typed input, then the end of input (Ctrl-D).
+    Run {
+        who: &'static str,
+        bin: &'static str,
+        args: &'static [&'static str],
+        input: &'static str,
+    },
+    /// Start a program whose input is typed later (`Type`, `EndInput`).
+    Open {
+        who: &'static str,
+        bin: &'static str,
+        args: &'static [&'static str],
+    },
+    /// Type a line into a program started with `Open` or `Listen`.
+    Type {
+        who: &'static str,
+        line: &'static str,
+    },
+    /// End a program's input (Ctrl-D).
+    EndInput { who: &'static str },
+    /// Wait until the program prints a line containing `text`.
+    WaitLine {
+        who: &'static str,
+        text: &'static str,
+    },
+    /// Wait until the program has sent (written or sent a datagram) once more.
+    WaitSent { who: &'static str },
+    /// Wait until the program has ended.
+    WaitExit { who: &'static str },
+    /// Stop a program that would run forever (lesson 09's relay), once the demo has
+    /// waited for what it needed from it.
+    Stop { who: &'static str },
+    /// Say a sentence to the room, at this point of the step.
+    Say { text: &'static str },
+    /// Write a file into the step's folder.
+    File {
+        name: &'static str,
+        text: &'static str,
+    },
 }
+
+impl Act {
+    /// The program this act starts, if it starts one.
+    pub fn bin(&self) -> Option<&'static str> {
+        match self {
+            Act::Listen { bin, .. } | Act::Run { bin, .. } | Act::Open { bin, .. } => {
+                Some(bin)
+            }
+            _ => None,
+        }
+    }
+}
+
+use crate::demos;
 
 pub const LESSONS: &[Lesson] = &[
     Lesson {
@@ -51,16 +109,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "the life of a TCP connection: bind, listen, accept, read, write, close",
         terminal1: "cargo run --bin lesson01-server",
         terminal2: "cargo run --bin lesson01-client -- hello",
-        demo: Demo {
-            server: "lesson01-server",
-            server_args: &["--trace"],
-            relay: None,
-            clients: &[Client {
-                bin: "lesson01-client",
-                args: &["--trace", "hello"],
-                stdin: "",
-            }],
-        },
+        cases: demos::L01,
     },
     Lesson {
         number: "02",
@@ -69,23 +118,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "a connection loop and a communication loop; a client that closes, one that resets",
         terminal1: "cargo run --bin lesson02-server",
         terminal2: "cargo run --bin lesson02-client",
-        demo: Demo {
-            server: "lesson02-server",
-            server_args: &["--max-clients", "2"],
-            relay: None,
-            clients: &[
-                Client {
-                    bin: "lesson02-client",
-                    args: &[],
-                    stdin: "hello\n\nhow are you?\nexit\n",
-                },
-                Client {
-                    bin: "lesson02-client",
-                    args: &["--reset"],
-                    stdin: "second client\n",
-                },
-            ],
-        },
+        cases: demos::L02,
     },
     Lesson {
         number: "03",
@@ -94,16 +127,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "partial reads, a read that waits, 0 bytes at the end, a reset, non-blocking reads and writes",
         terminal1: "cargo run --bin lesson03-server -- --case partial",
         terminal2: "cargo run --bin lesson03-client -- --case partial",
-        demo: Demo {
-            server: "lesson03-server",
-            server_args: &["--case", "partial"],
-            relay: None,
-            clients: &[Client {
-                bin: "lesson03-client",
-                args: &["--case", "partial"],
-                stdin: "",
-            }],
-        },
+        cases: demos::L03,
     },
     Lesson {
         number: "04",
@@ -112,23 +136,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "two writes arrive as one read, with or without TCP_NODELAY; a long reply spills into the next",
         terminal1: "cargo run --bin lesson04-server -- --case sender",
         terminal2: "cargo run --bin lesson04-client -- --case sender --trace",
-        demo: Demo {
-            server: "lesson04-server",
-            server_args: &["--case", "sender", "--max-clients", "2", "--trace"],
-            relay: None,
-            clients: &[
-                Client {
-                    bin: "lesson04-client",
-                    args: &["--case", "sender", "--trace"],
-                    stdin: "",
-                },
-                Client {
-                    bin: "lesson04-client",
-                    args: &["--case", "sender", "--nodelay", "--trace"],
-                    stdin: "",
-                },
-            ],
-        },
+        cases: demos::L04,
     },
     Lesson {
         number: "05",
@@ -138,23 +146,7 @@ pub const LESSONS: &[Lesson] = &[
             "a 4-byte length before every message: whole replies however long, bad lengths refused",
         terminal1: "cargo run --bin lesson05-server",
         terminal2: "cargo run --bin lesson05-client",
-        demo: Demo {
-            server: "lesson05-server",
-            server_args: &["--max-clients", "2"],
-            relay: None,
-            clients: &[
-                Client {
-                    bin: "lesson05-client",
-                    args: &["--head", "3"],
-                    stdin: "seq 1000\nseq 3\n",
-                },
-                Client {
-                    bin: "lesson05-client",
-                    args: &["--byte-order", "native"],
-                    stdin: "seq 3\n",
-                },
-            ],
-        },
+        cases: demos::L05,
     },
     Lesson {
         number: "06",
@@ -163,33 +155,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "a JSON header that describes the body: file transfer with a checksum, and commands",
         terminal1: "cargo run --bin lesson06-server",
         terminal2: "cargo run --bin lesson06-client -- put Cargo.toml",
-        demo: Demo {
-            server: "lesson06-server",
-            server_args: &["--root", "target/lesson06-demo", "--max-clients", "3"],
-            relay: None,
-            clients: &[
-                Client {
-                    bin: "lesson06-client",
-                    args: &["put", "Cargo.toml"],
-                    stdin: "",
-                },
-                Client {
-                    bin: "lesson06-client",
-                    args: &[
-                        "get",
-                        "Cargo.toml",
-                        "--out",
-                        "target/lesson06-demo-downloads",
-                    ],
-                    stdin: "",
-                },
-                Client {
-                    bin: "lesson06-client",
-                    args: &["--trace", "run"],
-                    stdin: "echo hello\nseq 3\n",
-                },
-            ],
-        },
+        cases: demos::L06,
     },
     Lesson {
         number: "07",
@@ -199,28 +165,7 @@ pub const LESSONS: &[Lesson] = &[
             "datagrams: no connection, boundaries kept, truncation, loss, ICMP errors; two chats",
         terminal1: "cargo run --bin lesson07-server",
         terminal2: "cargo run --bin lesson07-client",
-        demo: Demo {
-            server: "lesson07-server",
-            server_args: &["--max-datagrams", "2"],
-            relay: None,
-            clients: &[
-                Client {
-                    bin: "lesson07-client",
-                    args: &[],
-                    stdin: "hello\nhow are you?\n",
-                },
-                Client {
-                    bin: "lesson07-client",
-                    args: &["--case", "connected-refused"],
-                    stdin: "",
-                },
-                Client {
-                    bin: "lesson07-client",
-                    args: &["--case", "unconnected-timeout", "--timeout-ms", "500"],
-                    stdin: "",
-                },
-            ],
-        },
+        cases: demos::L07,
     },
     Lesson {
         number: "08",
@@ -230,16 +175,7 @@ pub const LESSONS: &[Lesson] = &[
             "a thread per client, all answered at once; a socketserver-style module; a group chat",
         terminal1: "cargo run --bin lesson08-server",
         terminal2: "cargo run --bin lesson08-client -- --connections 3",
-        demo: Demo {
-            server: "lesson08-server",
-            server_args: &["--max-clients", "3"],
-            relay: None,
-            clients: &[Client {
-                bin: "lesson08-client",
-                args: &["--connections", "3"],
-                stdin: "hello\nhow are you?\n",
-            }],
-        },
+        cases: demos::L08,
     },
     Lesson {
         number: "09",
@@ -248,35 +184,7 @@ pub const LESSONS: &[Lesson] = &[
         shows: "a real protocol on UDP: lock-step DATA and ACK, timeouts, duplicates, a new port per transfer",
         terminal1: "cargo run --bin lesson09-server -- --root lessons/09-tftp/files",
         terminal2: "cargo run --bin lesson09-client -- get hello.txt --trace",
-        demo: Demo {
-            server: "lesson09-server",
-            server_args: &[
-                "--root",
-                "lessons/09-tftp/files",
-                "--max-requests",
-                "1",
-                "--timeout-ms",
-                "500",
-            ],
-            relay: Some(Relay {
-                bin: "lesson09-relay",
-                args: &["--drop-every", "3"],
-            }),
-            clients: &[Client {
-                bin: "lesson09-client",
-                args: &[
-                    "get",
-                    "hello.txt",
-                    "--out",
-                    "target/lesson09-demo",
-                    "--force",
-                    "--timeout-ms",
-                    "5000",
-                    "--trace",
-                ],
-                stdin: "",
-            }],
-        },
+        cases: demos::L09,
     },
     Lesson {
         number: "11",
@@ -285,15 +193,6 @@ pub const LESSONS: &[Lesson] = &[
         shows: "the handshake and the close, each end's state; TIME_WAIT, SO_REUSEADDR; listen(n)",
         terminal1: "cargo run --bin lesson11-server -- --close-first server",
         terminal2: "cargo run --bin lesson11-client -- --close-first server",
-        demo: Demo {
-            server: "lesson11-server",
-            server_args: &["--close-first", "server", "--max-clients", "1"],
-            relay: None,
-            clients: &[Client {
-                bin: "lesson11-client",
-                args: &["--close-first", "server"],
-                stdin: "",
-            }],
-        },
+        cases: demos::L11,
     },
 ];

@@ -26,6 +26,11 @@ pub struct Style {
     /// bytes.
     #[arg(long, global = true, display_order = 101)]
     pub trace: bool,
+
+    /// Also write every line printed and every send and receive to FILE, one JSON line
+    /// each (what `lab demo` and `lab diagram` read).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub trace_file: Option<std::path::PathBuf>,
 }
 
 impl Style {
@@ -39,6 +44,13 @@ impl Style {
         };
         colored::control::set_override(on);
     }
+}
+
+/// A value of a `--case`-like option as it is typed: `write-reset`.
+pub fn typed(value: &impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_string())
 }
 
 /// The default port of a lab program: 9000 + its lesson number (`lesson05-client` ->

@@ -26,10 +26,28 @@ pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Ends the program at once with `err` as its one-line error (exit code 1): for a thread
+/// that learns that the program cannot go on while the main thread waits for the keyboard.
+pub fn exit_now(err: anyhow::Error) -> ! {
+    let _ = exit_code(Err(err));
+    std::process::exit(1)
+}
+
 /// Explains a failed `connect`. A refused connection names the server to start and the
 /// exact command that starts it on this address.
 pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyhow::Error {
-    let start = start_command(addr, server_bin);
+    connect_error_with(err, addr, server_bin, &[])
+}
+
+/// [`connect_error`] for a server that needs arguments of its own to start (`--case
+/// partial`): the command it gives works as it is.
+pub fn connect_error_with(
+    err: std::io::Error,
+    addr: &str,
+    server_bin: &str,
+    server_args: &[&str],
+) -> anyhow::Error {
+    let start = start_command_with(addr, server_bin, server_args);
     match err.kind() {
         ErrorKind::ConnectionRefused => anyhow::anyhow!(
             "connection refused by {addr}: no server is listening there. \
@@ -59,6 +77,26 @@ pub fn timed_out(e: &anyhow::Error) -> bool {
         let io = cause.downcast_ref::<std::io::Error>().or(frame);
         io.is_some_and(is_timeout)
     })
+}
+
+/// For a client of a lesson with cases (03, 04): a read that waited `timeout_ms` in vain
+/// most likely means that the server runs another case, and both sides now wait for each
+/// other. Says so, with the command that starts a server on `case`; other errors pass.
+pub fn other_case(
+    err: anyhow::Error,
+    timeout_ms: u64,
+    addr: &str,
+    server_bin: &str,
+    case: &str,
+) -> anyhow::Error {
+    if !timed_out(&err) {
+        return err;
+    }
+    let start = start_command_with(addr, server_bin, &["--case", case]);
+    anyhow::anyhow!(
+        "the server did not answer within {timeout_ms} ms: is it running --case {case} too? \
+         A server running another case waits for something else. Start it with: {start}"
+    )
 }
 
 /// Explains a failed `bind`. "Address in use" says what holds the port (when this machine
@@ -102,12 +140,17 @@ pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
 /// The command a student types to start `server_bin` so that it listens on `addr`
 /// (`HOST:PORT`): only what differs from the defaults is spelled out.
 pub fn start_command(addr: &str, server_bin: &str) -> String {
+    start_command_with(addr, server_bin, &[])
+}
+
+/// [`start_command`] with the server's own arguments first (`--case partial`).
+pub fn start_command_with(addr: &str, server_bin: &str, server_args: &[&str]) -> String {
     let mut cmd = format!("cargo run --bin {server_bin}");
     let (host, port) = match addr.rsplit_once(':') {
         Some((host, port)) => (host, port.parse::<u16>().ok()),
         None => (addr, None),
     };
-    let mut extra = Vec::new();
+    let mut extra: Vec<String> = server_args.iter().map(|a| a.to_string()).collect();
     if host != "127.0.0.1" {
         extra.push(format!("--host {host}"));
     }
@@ -183,6 +226,10 @@ mod tests {
         assert_eq!(
             start_command("127.0.0.1:4000", "lesson02-server"),
             "cargo run --bin lesson02-server -- --port 4000"
+        );
+        assert_eq!(
+            start_command_with("127.0.0.1:9003", "lesson03-server", &["--case", "eof"]),
+            "cargo run --bin lesson03-server -- --case eof"
         );
     }
 

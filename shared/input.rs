@@ -1,6 +1,27 @@
 //! Reading the lines a client sends: typed at a `>>: ` prompt, or piped in by a script.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether a `>>: ` prompt is on the screen, waiting for a line.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+/// Prints with `print` from another thread (a chat's receiving thread) while someone may be
+/// typing at a `>>: ` prompt: the prompt line is cleared, the text printed, and the prompt
+/// drawn again below it. (What was typed so far is still in the terminal's line, and is
+/// sent with Enter; only its echo is gone.)
+pub fn above_prompt(print: impl FnOnce()) {
+    let prompting = PROMPTING.load(Ordering::SeqCst);
+    if prompting {
+        // Back to the start of the line, and clear it (an ANSI terminal sequence).
+        print!("\r\x1b[2K");
+    }
+    print();
+    if prompting {
+        print!(">>: ");
+        let _ = std::io::stdout().flush();
+    }
+}
 
 /// Lines from stdin. The `>>: ` prompt of the classic course is shown only when a person
 /// is typing (stdin is a terminal), so scripted runs and tests print clean transcripts.
@@ -25,13 +46,20 @@ impl Lines {
         if self.prompt {
             print!(">>: ");
             std::io::stdout().flush()?;
+            PROMPTING.store(true, Ordering::SeqCst);
         }
         let mut line = String::new();
-        if self.stdin.read_line(&mut line)? == 0 {
+        let read = self.stdin.read_line(&mut line);
+        PROMPTING.store(false, Ordering::SeqCst);
+        if read? == 0 {
+            crate::record::event(None, crate::record::Op::InputEnd);
             return Ok(None);
         }
         let trimmed = line.trim_end_matches(['\n', '\r']).len();
         line.truncate(trimmed);
+        // With --trace-file, what was typed is recorded too.
+        let text = line.clone();
+        crate::record::event(None, crate::record::Op::Input { text });
         Ok(Some(line))
     }
 }

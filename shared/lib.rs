@@ -19,6 +19,7 @@ pub mod out;
 /// in use" error).
 #[path = "../lessons/11-lifecycle/proc_tcp.rs"]
 pub mod proc_tcp;
+pub mod record;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;

@@ -1,4 +1,5 @@
-//! What the binaries print: plain lines coloured by side, and `--trace` lines.
+//! What the binaries print: plain lines coloured by side, and `--trace` lines. With
+//! `--trace-file`, every line and every traced call is also recorded (see `record.rs`).
 
 use std::fmt::Display;
 use std::io::Write;
@@ -6,6 +7,7 @@ use std::net::SocketAddr;
 
 use colored::Colorize;
 
+use crate::record::{self, Conn, Endpoint, Op};
 use crate::Style;
 
 /// Which program is talking: server lines and client lines look different at a glance.
@@ -20,16 +22,46 @@ pub enum Side {
 pub struct Out {
     side: Side,
     trace: bool,
+    /// The connection this printer's lines and traces are about (see [`Out::on`]).
+    conn: Option<Conn>,
 }
 
 impl Out {
-    /// Applies the `--color` choice and remembers `--trace`.
+    /// Applies the `--color` choice, remembers `--trace`, and starts the `--trace-file`
+    /// record. A trace file that cannot be created ends the program (exit code 1).
     pub fn new(side: Side, style: &Style) -> Out {
         style.apply();
+        if let Some(path) = &style.trace_file {
+            if let Err(e) = record::start(path) {
+                eprintln!(
+                    "{} cannot write the trace file {}: {e}. Choose another --trace-file",
+                    "error:".red().bold(),
+                    path.display()
+                );
+                std::process::exit(1);
+            }
+        }
         Out {
             side,
             trace: style.trace,
+            conn: None,
         }
+    }
+
+    /// The same printer, for what happens on `socket`. It prints exactly the same; with
+    /// `--trace-file` it also files every line and every traced call under this
+    /// connection, so that `lab` can match a read with the write it came from.
+    pub fn on(&self, socket: &impl Endpoint) -> Out {
+        let conn = socket.conn();
+        if let Some(conn) = conn {
+            record::open(conn);
+        }
+        Out { conn, ..*self }
+    }
+
+    /// Records `op` (with `--trace-file`) without printing anything.
+    pub fn record(&self, op: Op) {
+        record::event(self.conn, op);
     }
 
     /// Prints one line in this side's colour. Each line is flushed at once, so a program
@@ -40,19 +72,24 @@ impl Out {
             Side::Server => text.cyan(),
             Side::Client => text.green(),
         };
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout (e.g. piped into `head`) must not crash the program.
-        let _ = writeln!(stdout, "{painted}");
-        let _ = stdout.flush();
+        record::event_then(self.conn, Op::Line { text }, || {
+            let mut stdout = std::io::stdout().lock();
+            // A closed stdout (e.g. piped into `head`) must not crash the program.
+            let _ = writeln!(stdout, "{painted}");
+            let _ = stdout.flush();
+        });
     }
 
     /// The first line every server prints: where it really listens (the real port, also
     /// when `--port 0` let the system pick one). Never coloured: scripts and tests read
     /// it.
     pub fn listening(&self, addr: SocketAddr) {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening on {addr}");
-        let _ = stdout.flush();
+        let text = format!("listening on {addr}");
+        record::event_then(self.conn, Op::Line { text: text.clone() }, || {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+            let _ = stdout.flush();
+        });
     }
 
     /// Whether `--trace` is on.
@@ -69,6 +106,7 @@ impl Out {
 
     /// Traces a `read` into a buffer of `asked` bytes that returned `got`.
     pub fn trace_read(&self, asked: usize, got: &[u8]) {
+        self.record(Op::read(asked, got));
         let line = format!(
             "read(buf of {asked}) -> {} {}",
             plural(got.len(), "byte"),
@@ -79,11 +117,63 @@ impl Out {
 
     /// Traces a `write_all` of `bytes`.
     pub fn trace_write(&self, bytes: &[u8]) {
+        self.record(Op::write(bytes));
+        self.show_write(bytes);
+    }
+
+    /// Shows (with `--trace`) a `write_all` of `bytes` without recording it: for bytes
+    /// recorded already where they took their place in the stream (lesson 08's chat
+    /// queues lines, and a sending thread writes them later, several at once).
+    pub fn show_write(&self, bytes: &[u8]) {
         self.trace(format!(
             "write_all({}) {}",
             plural(bytes.len(), "byte"),
             preview(bytes)
         ));
+    }
+
+    /// Traces a `read` into a buffer of `asked` bytes that failed.
+    pub fn trace_read_failed(&self, asked: usize, error: &std::io::Error) {
+        self.record(Op::read_failed(asked, error));
+        self.trace(format!(
+            "read(buf of {asked}) -> error {}",
+            record::error_name(error)
+        ));
+    }
+
+    /// Traces a `shutdown(Write)`: we send no more (a FIN), and go on reading.
+    pub fn trace_shutdown(&self) {
+        self.record(Op::Shutdown);
+        self.trace("shutdown(Write): no more sending; reading goes on");
+    }
+
+    /// Traces a close: the socket is let go of, and our FIN goes out.
+    pub fn trace_close(&self) {
+        self.record(Op::Close);
+        self.trace("close(): our FIN goes out; no more reading or writing");
+    }
+
+    /// Traces a `send_to` of `bytes` to `to` that sent `sent` bytes.
+    pub fn trace_send_to(&self, to: SocketAddr, bytes: &[u8], sent: usize) {
+        self.record(Op::send_to(to, &bytes[..sent.min(bytes.len())]));
+        let line = format!(
+            "send_to({}, {to}) -> {} {}",
+            plural(bytes.len(), "byte"),
+            plural(sent, "byte"),
+            preview(bytes)
+        );
+        self.trace(line.trim_end());
+    }
+
+    /// Traces a `recv_from` into a buffer of `asked` bytes that got `got` from `from`.
+    pub fn trace_recv_from(&self, asked: usize, got: &[u8], from: SocketAddr) {
+        self.record(Op::recv_from(from, asked, got));
+        let line = format!(
+            "recv_from(buf of {asked}) -> {} from {from} {}",
+            plural(got.len(), "byte"),
+            preview(got)
+        );
+        self.trace(line.trim_end());
     }
 }
 

@@ -18,3 +18,25 @@ fn an_unknown_lesson_is_a_one_line_error() {
     demo.assert_stderr_starts_with("error: there is no lesson 99: choose one of 01, 02");
     assert_eq!(demo.stderr.lines().count(), 1, "{}", demo.stderr);
 }
+
+/// `cargo test --test lab_tour -- --ignored`: every demo 20 times, identical every time
+/// (ports and measured values aside). Slow (a few minutes), so not part of `cargo test`;
+/// `cargo test` runs each demo 3 times.
+#[test]
+#[ignore]
+fn every_demo_is_the_same_in_20_runs() {
+    for lesson in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11"] {
+        assert_demo_is_the_same_every_run(lesson, &[], 20);
+    }
+}
+
+#[test]
+fn a_demo_line_is_never_wider_than_100_columns() {
+    for lesson in ["04", "06", "09", "11"] {
+        let demo = run_demo(lesson, &["--trace"]);
+        for line in demo.run.stdout.lines() {
+            let width = line.chars().count();
+            assert!(width <= 100, "{width} columns: {line}");
+        }
+    }
+}

@@ -89,10 +89,20 @@ fn a_bad_option_is_a_usage_error_with_exit_code_2() {
 }
 
 #[test]
-fn lab_demo_01_shows_the_traced_echo() {
-    let demo = run_demo("1");
+fn lab_demo_01_is_the_same_every_run_and_shows_the_echo_then_the_refusal() {
+    let demo = assert_demo_is_the_same_every_run("1", &[], 3);
+    demo.assert_shows(&[
+        "server ▶ received: hello",
+        "client ▶ HELLO",
+        "client 2 ▶ error: connection refused by 127.0.0.1:",
+    ]);
+}
+
+#[test]
+fn lab_demo_01_passes_trace_to_every_program() {
+    let demo = run_demo("01", &["--case", "echo", "--trace"]);
     demo.assert_shows(&[
         "client │   · read(buf of 1024) -> 5 bytes \"HELLO\"",
-        "server │ replied: HELLO",
+        "server │   · write_all(5 bytes) \"HELLO\"",
     ]);
 }

@@ -151,9 +151,27 @@ fn the_classic_courses_python_client_gets_its_reply() {
 }
 
 #[test]
-fn lab_demo_02_runs_server_and_clients_together_and_ends_by_itself() {
-    let demo = run_demo("02");
-    assert_transcript("lab_demo_02", &demo.transcript(&["server", "client"]));
+fn lab_demo_02_is_the_same_every_run_and_the_second_client_waits_for_the_first() {
+    let demo = assert_demo_is_the_same_every_run("02", &[], 3);
+    demo.assert_shows(&[
+        "server ▶ 127.0.0.1:",
+        "client 2 ▶ ANYONE THERE?",
+        "reset the connection (read failed: ECONNRESET)",
+        "server ▶ received 0 bytes: \"\"",
+    ]);
+    // Client 2's reply comes after client 1 has left: cause, then effect.
+    let out = &demo.run.stdout;
+    let left = out.find("client 1 │ leaving with an orderly close");
+    let reply = out.find("client 2 ▶ ANYONE THERE?");
+    assert!(left < reply && left.is_some(), "{out}");
+    let demo = run_demo("02", &["--case", "one-at-a-time"]);
+    assert_transcript("lab_demo_02", &demo.transcript());
+}
+
+#[test]
+fn lab_demo_02_passes_trace_to_every_program() {
+    let demo = run_demo("02", &["--case", "reset", "--trace"]);
+    demo.assert_shows(&["server │   · read(buf of 1024) -> error ECONNRESET"]);
 }
 
 #[test]

@@ -6,15 +6,24 @@ use common::*;
 const SERVER: &str = "lesson03-server";
 const CLIENT: &str = "lesson03-client";
 
-/// Runs one case on both sides; both must exit with code 0. Returns (server, client).
+/// Runs one case on both sides, recorded in `records`; both must exit with code 0.
+/// Returns (server, client).
 #[track_caller]
-fn run_case(case: &str) -> (Run, Run) {
-    let session = Session::start(SERVER, &["--case", case]);
-    let client = session.client(CLIENT, &["--case", case], None);
+fn run_recorded(case: &str, records: &Records) -> (Run, Run) {
+    let [flag, file] = records.args("server");
+    let session = Session::start(SERVER, &["--case", case, &flag, &file]);
+    let [flag, file] = records.args("client");
+    let client = session.client(CLIENT, &["--case", case, &flag, &file], None);
     let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
     (server, client)
+}
+
+/// Runs one case on both sides; both must exit with code 0. Returns (server, client).
+#[track_caller]
+fn run_case(case: &str) -> (Run, Run) {
+    run_recorded(case, &Records::new())
 }
 
 /// The server's lines after `connection from ...`: what its reads and writes returned.
@@ -81,7 +90,14 @@ fn with_nothing_to_read_a_read_waits_until_its_timeout() {
 
 #[test]
 fn after_the_peer_closes_a_read_returns_its_data_then_0_bytes_every_time() {
-    let (server, client) = run_case("eof");
+    let records = Records::new();
+    let (server, client) = run_recorded("eof", &records);
+    records.assert_diagram(
+        "lesson03_fin",
+        "an orderly close: the data, then a FIN, and every read after it returns 0 bytes",
+        &["client", "server"],
+        &[],
+    );
     assert_eq!(
         server_results(&server),
         [
@@ -107,7 +123,15 @@ const AFTER_A_RESET: [&str; 6] = [
 
 #[test]
 fn closing_with_unread_data_resets_data_first_then_econnreset_once_then_0_then_epipe() {
-    let (server, client) = run_case("reset");
+    let records = Records::new();
+    let (server, client) = run_recorded("reset", &records);
+    records.assert_diagram(
+        "lesson03_rst",
+        "a close with unread data is a reset: the server's read gets ECONNRESET, then 0, and \
+         a write EPIPE",
+        &["client", "server"],
+        &[],
+    );
     client.assert_stdout_contains(r#"read(4) -> 4 bytes "this""#);
     assert_eq!(server_results(&server), AFTER_A_RESET);
     assert_transcript("lesson03_reset", &transcript(&[&server, &client]));
@@ -204,12 +228,58 @@ fn run_no_such_case() -> Run {
 }
 
 #[test]
-fn lab_demo_03_runs_the_partial_case() {
-    let demo = run_demo("03");
+fn lab_demo_03_is_the_same_every_run_and_runs_every_case() {
+    let demo = assert_demo_is_the_same_every_run("03", &[], 3);
     demo.assert_shows(&[
-        r#"server │ read(2) -> 2 bytes "he""#,
-        r#"server │ read(2) -> 2 bytes "ll""#,
-        r#"server │ read(2) -> 1 byte "o""#,
-        "client │ read(1024) -> 0 bytes: the server has closed",
+        r#"server ▶ read(2) -> 1 byte "o""#,
+        "server ▶ the read waited",
+        "server ▶ read(1024) -> 0 bytes: the peer has closed",
+        "server ▶ read(1024) -> error ECONNRESET (connection reset by peer)",
+        r#"server ▶ write("a reply") -> error EPIPE (broken pipe)"#,
+        "server ▶ read(1024) -> error WouldBlock (EAGAIN)",
+        "were never taken, so never lost",
+        "demo finished: 8 steps",
     ]);
+}
+
+#[test]
+fn lab_demo_03_runs_one_case_with_trace() {
+    let demo = run_demo("03", &["--case", "reset", "--trace"]);
+    demo.assert_shows(&["case reset · step 1 of 1", "demo finished: 1 step\n"]);
+    let wrong = run("lab", &["demo", "03", "--case", "sticky"], None);
+    wrong.assert_code(1);
+    wrong.assert_stderr_contains(
+        "lesson 03 has no demo case \"sticky\": choose one of partial,",
+    );
+}
+
+#[test]
+fn a_client_running_another_case_says_so_instead_of_waiting_forever() {
+    // The server (partial) waits for the client's bytes; the client (blocking) waits for the
+    // server's question. Without a limit, both would wait forever.
+    let session = Session::start(SERVER, &["--case", "partial"]);
+    let client =
+        session.client(CLIENT, &["--case", "blocking", "--timeout-ms", "500"], None);
+    client.assert_code(1);
+    let start = format!(
+        "cargo run --bin lesson03-server -- --case blocking --port {}",
+        session.port
+    );
+    client.assert_error(&format!(
+        "error: the server did not answer within 500 ms: is it running --case blocking too? A \
+         server running another case waits for something else. Start it with: {start}"
+    ));
+    // The client's close ends the server's wait too.
+    session.finish().assert_code(0);
+}
+
+#[test]
+fn connection_refused_gives_the_whole_command_with_the_case() {
+    let port = free_port().to_string();
+    let client = run(CLIENT, &["--case", "write-reset", "--port", &port], None);
+    client.assert_code(1);
+    client.assert_stderr_contains(&format!(
+        "Start the server first, in another terminal: cargo run --bin lesson03-server -- \
+         --case write-reset --port {port}"
+    ));
 }

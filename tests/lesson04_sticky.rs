@@ -36,15 +36,25 @@ fn reads(server: &Run) -> Vec<&str> {
         .collect()
 }
 
-/// The sender case: one client against a server that waits before it reads. Returns
-/// (server, client), both of which exited with code 0.
+/// The sender case: one client against a server that waits before it reads, both recorded
+/// in `records`. Returns (server, client), both of which exited with code 0.
 #[track_caller]
-fn sender_session(client_args: &[&str]) -> (Run, Run) {
-    let session = Session::start(
-        SERVER,
-        &["--case", "sender", "--max-clients", "1", "--trace"],
-    );
-    let client = session.client(CLIENT, client_args, None);
+fn sender_session(client_args: &[&str], records: &Records) -> (Run, Run) {
+    let [flag, file] = records.args("server");
+    let server_args = [
+        "--case",
+        "sender",
+        "--max-clients",
+        "1",
+        "--trace",
+        &flag,
+        &file,
+    ];
+    let session = Session::start(SERVER, &server_args);
+    let [flag, file] = records.args("client");
+    let mut args = client_args.to_vec();
+    args.extend([flag.as_str(), file.as_str()]);
+    let client = session.client(CLIENT, &args, None);
     let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
@@ -53,16 +63,25 @@ fn sender_session(client_args: &[&str]) -> (Run, Run) {
 
 #[test]
 fn two_writes_arrive_as_one_read() {
-    let (server, client) = sender_session(&["--case", "sender", "--trace"]);
+    let records = Records::new();
+    let (server, client) = sender_session(&["--case", "sender", "--trace"], &records);
     client.assert_count("· write_all(5 bytes)", 2);
     assert_eq!(reads(&server), [r#"read #1: 10 bytes "helloworld""#]);
     let text = redact_buffers(&transcript(&[&server, &client]));
     assert_transcript("lesson04_sender", &text);
+    records.assert_diagram(
+        "lesson04_two_writes",
+        "two writes, hello and world, arrive in one read of 10 bytes",
+        &["client", "server"],
+        &["waiting 100 ms"],
+    );
 }
 
 #[test]
 fn with_tcp_nodelay_two_writes_still_arrive_as_one_read() {
-    let (server, client) = sender_session(&["--case", "sender", "--nodelay", "--trace"]);
+    let records = Records::new();
+    let (server, client) =
+        sender_session(&["--case", "sender", "--nodelay", "--trace"], &records);
     client.assert_stdout_contains("TCP_NODELAY on: Nagle's algorithm is off");
     assert_eq!(reads(&server), [r#"read #1: 10 bytes "helloworld""#]);
     let text = redact_buffers(&transcript(&[&server, &client]));
@@ -71,7 +90,7 @@ fn with_tcp_nodelay_two_writes_still_arrive_as_one_read() {
 
 #[test]
 fn the_buffers_are_much_bigger_than_8k() {
-    let (server, client) = sender_session(&["--case", "sender"]);
+    let (server, client) = sender_session(&["--case", "sender"], &Records::new());
     let rcvbuf = buffer_size(&server.stdout, "SO_RCVBUF");
     let sndbuf = buffer_size(&client.stdout, "SO_SNDBUF");
     assert!(rcvbuf > 8 * 1024, "SO_RCVBUF is {rcvbuf}");
@@ -113,9 +132,18 @@ fn without_the_wait_every_byte_arrives_in_order_only_the_boundaries_vary() {
 
 #[test]
 fn a_long_reply_spills_into_the_next_commands_reply() {
-    let session = Session::start(SERVER, &["--case", "receiver", "--max-clients", "1"]);
+    let records = Records::new();
+    let [flag, file] = records.args("server");
+    let args = ["--case", "receiver", "--max-clients", "1", &flag, &file];
+    let mut session = Session::start(SERVER, &args);
     let input = "text 2200\necho hello\n";
-    let client = session.client(CLIENT, &["--case", "receiver"], Some(input));
+    let [flag, file] = records.args("client");
+    let args = ["--case", "receiver", &flag, &file];
+    // The client ends its input (and starts draining) once the server has replied to
+    // `echo hello`: so the leftover is always read in one piece, and the diagram is the
+    // same in every run.
+    let replied = |line: &str| line == "replied 6 bytes";
+    let client = session.client_until(CLIENT, &args, input, replied);
     let server = session.finish();
     client.assert_code(0);
     server.assert_code(0);
@@ -130,6 +158,13 @@ fn a_long_reply_spills_into_the_next_commands_reply() {
     // The client leaves cleanly, no reset.
     server.assert_stdout_contains("closed the connection (read returned 0 bytes)");
     assert_transcript("lesson04_receiver", &transcript(&[&server, &client]));
+    records.assert_diagram(
+        "lesson04_long_reply",
+        "a 2200-byte reply read 1024 bytes at a time: the second read is the rest of the \
+         first reply",
+        &["client", "server"],
+        &[],
+    );
 }
 
 #[test]
@@ -236,9 +271,46 @@ fn programs_run_only_when_the_server_allows_them() {
 }
 
 #[test]
-fn lab_demo_04_shows_helloworld_for_both_clients() {
-    let demo = run_demo("04").run;
-    demo.assert_count("server │ read #1: 10 bytes \"helloworld\"", 2);
+fn lab_demo_04_is_the_same_every_run_and_shows_helloworld_for_both_clients() {
+    let demo = assert_demo_is_the_same_every_run("04", &[], 3).run;
+    demo.assert_count("server ▶ read #1: 10 bytes \"helloworld\"", 2);
     demo.assert_stdout_lacks("read #2");
-    demo.assert_count("client │ sent \"hello\"", 2);
+    demo.assert_stdout_contains("client 2 (TCP_NODELAY) │ sent \"hello\"");
+    demo.assert_stdout_contains("client ▶ reply to \"echo hello\" (1024 bytes):");
+}
+
+#[test]
+fn lab_demo_04_passes_trace_to_every_program() {
+    let demo = run_demo("04", &["--case", "sender", "--trace"]);
+    demo.assert_shows(&[
+        "client 1 │   · write_all(5 bytes) \"world\"",
+        "server │   · read(buf of 1024) -> 10 bytes \"helloworld\"",
+    ]);
+}
+
+#[test]
+fn a_client_running_another_case_says_so_instead_of_waiting_forever() {
+    // The server (sender) reads until the client closes and never replies; the client
+    // (receiver) waits for a reply to its command.
+    let session = Session::start(SERVER, &["--case", "sender", "--max-clients", "1"]);
+    let args = ["--case", "receiver", "--timeout-ms", "500"];
+    let client = session.client(CLIENT, &args, Some("help\n"));
+    client.assert_code(1);
+    client.assert_stderr_contains(
+        "error: the server did not answer within 500 ms: is it running --case receiver too?",
+    );
+    client.assert_stderr_contains(
+        "Start it with: cargo run --bin lesson04-server -- --case receiver",
+    );
+    session.finish().assert_code(0);
+}
+
+#[test]
+fn connection_refused_gives_the_whole_command_with_the_case() {
+    let port = free_port().to_string();
+    let client = run(CLIENT, &["--case", "sender", "--port", &port], None);
+    client.assert_code(1);
+    client.assert_stderr_contains(&format!(
+        "cargo run --bin lesson04-server -- --case sender --port {port}"
+    ));
 }

@@ -39,9 +39,21 @@ fn raw_peer(session: &Session, bytes: &[u8]) -> Vec<u8> {
 fn a_reply_over_1024_bytes_arrives_whole_and_the_next_command_gets_its_own_reply() {
     // Lesson 04: `seq 1000` (3893 bytes) read with one 1024-byte read left 2869 bytes behind,
     // and the next command printed the rest of `seq 1000` instead of its own reply.
-    let session = Session::start(SERVER, &["--max-clients", "1"]);
-    let client = session.client(CLIENT, &["--head", "3"], Some("seq 1000\nseq 3\n"));
+    let records = Records::new();
+    let [flag, file] = records.args("server");
+    let session = Session::start(SERVER, &["--max-clients", "1", &flag, &file]);
+    let [flag, file] = records.args("client");
+    let input = Some("seq 1000\nseq 3\n");
+    let client = session.client(CLIENT, &["--head", "3", &flag, &file], input);
     let server = session.finish();
+    // The frame loop: a read of the 4-byte header, then reads until the body is in.
+    records.assert_diagram(
+        "lesson05_frames",
+        "every message is a 4-byte length, then the body: each side reads the length, then \
+         exactly that many bytes",
+        &["client", "server"],
+        &[],
+    );
     client.assert_code(0);
     server.assert_code(0);
     assert_eq!(
@@ -546,11 +558,18 @@ print(total_size, recv_size, rounds)
 }
 
 #[test]
-fn lab_demo_05_shows_a_whole_long_reply_then_the_byte_order_mix_up() {
-    run_demo("05").assert_shows(&[
-        "client │ … and 997 more lines (3893 bytes in all)",
-        "frame length 83886080 (header [05 00 00 00]) is over the maximum",
+fn lab_demo_05_is_the_same_every_run_and_shows_a_whole_reply_then_the_byte_order_mix_up()
+{
+    assert_demo_is_the_same_every_run("05", &[], 3).assert_shows(&[
+        "client ▶ … and 997 more lines (3893 bytes in all)",
+        "frame length 83886080 (header [05 00 00 00])",
     ]);
+}
+
+#[test]
+fn lab_demo_05_passes_trace_to_every_program() {
+    run_demo("05", &["--case", "frames", "--trace"])
+        .assert_shows(&["server │   · write_all(3897 bytes) = header [00 00 0f 35]"]);
 }
 
 #[test]

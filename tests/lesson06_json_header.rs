@@ -154,6 +154,47 @@ fn put_then_get_round_trips_a_file_and_checks_its_sha256() {
 }
 
 #[test]
+fn get_refuses_to_overwrite_a_local_file_unless_forced() {
+    let lab = Lab::new();
+    let session = lab.server(&["--max-clients", "1"]);
+    lab.local_file("served.txt", b"new\n");
+    let put_file = lab
+        .local()
+        .join("served.txt")
+        .to_string_lossy()
+        .into_owned();
+    session
+        .client(CLIENT, &["put", &put_file], None)
+        .assert_code(0);
+    session.finish().assert_code(0);
+    // A file of the user's, with the same name, where get would save.
+    let out = lab.local().to_string_lossy().into_owned();
+    std::fs::write(lab.local().join("served.txt"), b"mine\n").unwrap();
+    let session = lab.server(&["--max-clients", "1"]);
+    let refused = session.client(CLIENT, &["get", "served.txt", "--out", &out], None);
+    refused.assert_code(1);
+    refused.assert_stderr_contains(
+        "served.txt already exists: nothing was fetched. Add --force",
+    );
+    // Refused before connecting: the server saw no client, and the file is untouched.
+    assert_eq!(
+        std::fs::read(lab.local().join("served.txt")).unwrap(),
+        b"mine\n"
+    );
+    let forced = session.client(
+        CLIENT,
+        &["get", "served.txt", "--out", &out, "--force"],
+        None,
+    );
+    forced.assert_code(0);
+    session.finish().assert_code(0);
+    assert_eq!(
+        std::fs::read(lab.local().join("served.txt")).unwrap(),
+        b"new\n"
+    );
+}
+
+#[test]
 fn a_non_ascii_name_is_framed_by_bytes_not_characters() {
     let lab = Lab::new();
     let session = lab.server(&["--max-clients", "1", "--trace"]);
@@ -481,9 +522,9 @@ fn a_file_of_many_chunks_arrives_byte_for_byte() {
         same(lab.local().join("big.bin")),
         "the downloaded copy differs"
     );
-    // Not a terminal: no progress line anywhere.
-    assert_eq!(put.stderr, "", "put drew a progress line");
-    assert_eq!(get.stderr, "", "get drew a progress line");
+    // Not a terminal: no progress bar anywhere.
+    assert_eq!(put.stderr, "", "put drew a progress bar");
+    assert_eq!(get.stderr, "", "get drew a progress bar");
 }
 
 #[test]
@@ -621,17 +662,23 @@ fn our_client_speaks_the_classic_protocol_too() {
 }
 
 #[test]
-fn lab_demo_06_puts_gets_and_runs_and_ends_by_itself() {
-    run_demo("06").assert_shows(&[
-        "client │ server: stored Cargo.toml (",
-        "client │ saved Cargo.toml (",
+fn lab_demo_06_is_the_same_every_run_and_puts_gets_and_runs() {
+    assert_demo_is_the_same_every_run("06", &[], 3).assert_shows(&[
+        "client 1 (put) ▶ server: stored notes.txt (6 bytes, sha256 verified)",
+        "client 2 (get) ▶ saved notes.txt (6 bytes, sha256 verified)",
+        "client 3 (get) ▶ error: downloads/notes.txt already exists",
         "client │ 3",
-        "server │ served 3 clients, stopping",
     ]);
 }
 
 #[test]
-fn a_progress_line_is_drawn_only_on_a_terminal() {
+fn lab_demo_06_passes_trace_to_every_program() {
+    run_demo("06", &["--case", "run", "--trace"])
+        .assert_shows(&["server │   · JSON header, "]);
+}
+
+#[test]
+fn a_progress_bar_is_drawn_only_on_a_terminal() {
     // `script` (util-linux) runs the client in a pseudo-terminal, as a person would.
     if skip_without("script") {
         return;
@@ -653,14 +700,12 @@ fn a_progress_line_is_drawn_only_on_a_terminal() {
     session.finish().assert_code(0);
     let text = String::from_utf8_lossy(&on_terminal.stdout);
     assert!(on_terminal.status.success(), "the client failed:\n{text}");
-    // Redrawn in place with \r, up to 100%, then a newline.
-    let text = format!("{text:?}");
-    assert_contains("the terminal", &text, r#"\rbig.bin:  33% (1.0 of 3.0 MiB)"#);
-    assert_contains(
-        "the terminal",
-        &text,
-        r#"\rbig.bin: 100% (3.0 of 3.0 MiB)\r\n"#,
-    );
+    // A bar for the hashing, then one for the sending, each redrawn in place up to the
+    // whole file: bytes so far, total, rate and time left.
+    assert_contains("the terminal", &text, "hashing big.bin [");
+    assert_contains("the terminal", &text, "sending big.bin [");
+    assert_contains("the terminal", &text, "3.00 MiB/3.00 MiB");
+    assert_contains("the terminal", &text, " ETA ");
     // The same transfer with stderr not a terminal draws nothing (see
     // a_file_of_many_chunks_arrives_byte_for_byte).
 }

@@ -81,9 +81,18 @@ fn a_client_started_before_any_server_sends_fine_and_reports_no_reply_after_its_
 
 #[test]
 fn two_sends_arrive_as_two_receives_even_when_both_are_queued() {
-    let session = Session::start(SERVER, &["--case", "boundaries"]);
-    let client = session.client(CLIENT, &["--case", "boundaries"], None);
+    let records = Records::new();
+    let [flag, file] = records.args("server");
+    let session = Session::start(SERVER, &["--case", "boundaries", &flag, &file]);
+    let [flag, file] = records.args("client");
+    let client = session.client(CLIENT, &["--case", "boundaries", &flag, &file], None);
     let server = session.finish();
+    records.assert_diagram(
+        "lesson07_boundaries",
+        "two datagrams queued, two receives: UDP keeps the boundaries TCP does not",
+        &["client", "server"],
+        &["two datagrams are queued"],
+    );
     client.assert_code(0);
     server.assert_code(0);
     let received: Vec<&str> = server
@@ -99,9 +108,18 @@ fn two_sends_arrive_as_two_receives_even_when_both_are_queued() {
 
 #[test]
 fn a_2000_byte_datagram_read_into_1024_bytes_gives_1024_and_the_rest_is_gone() {
-    let session = Session::start(SERVER, &["--case", "truncation"]);
-    let client = session.client(CLIENT, &["--case", "truncation"], None);
+    let records = Records::new();
+    let [flag, file] = records.args("server");
+    let session = Session::start(SERVER, &["--case", "truncation", &flag, &file]);
+    let [flag, file] = records.args("client");
+    let client = session.client(CLIENT, &["--case", "truncation", &flag, &file], None);
     let server = session.finish();
+    records.assert_diagram(
+        "lesson07_truncation",
+        "a 2000-byte datagram received into 1024 bytes: the other 976 are thrown away",
+        &["client", "server"],
+        &[],
+    );
     client.assert_code(0);
     server.assert_code(0);
     client.assert_stdout_contains("-> 2000 bytes: 1000 × \"a\", 1000 × \"b\"");
@@ -265,12 +283,21 @@ fn binding_a_port_already_bound_is_one_line_with_exit_code_1() {
 }
 
 #[test]
-fn lab_demo_07_runs_the_udp_echo_and_the_dead_port_cases_and_ends_by_itself() {
-    run_demo("07").assert_shows(&[
-        "client │ reply from 127.0.0.1:",
-        "server │ echoed 2 datagrams, stopping",
-        "client │ recv -> error: connection refused (ECONNREFUSED)",
-        "client │ recv_from -> nothing within 500 ms",
+fn lab_demo_07_is_the_same_every_run_and_shows_truncation_loss_and_the_chat() {
+    assert_demo_is_the_same_every_run("07", &[], 3).assert_shows(&[
+        "client ▶ reply from 127.0.0.1:",
+        "server ▶ the part of the first datagram that did not fit is gone",
+        "client ▶ sent 10000 datagrams of 1000 bytes",
+        "client 1 (connected) ▶ recv -> error: connection refused (ECONNREFUSED)",
+        "peer A ▶ << 127.0.0.1:",
+        "peer B ▶ << 127.0.0.1:",
+    ]);
+}
+
+#[test]
+fn lab_demo_07_passes_trace_to_every_program() {
+    run_demo("07", &["--case", "echo", "--trace"]).assert_shows(&[
+        "server │   · recv_from(buf of 1024) -> 5 bytes from 127.0.0.1:",
     ]);
 }
 

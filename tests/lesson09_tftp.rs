@@ -463,6 +463,55 @@ fn lost_packets_are_sent_again_and_a_duplicate_is_acked_again_not_written_twice(
 }
 
 #[test]
+fn the_lock_step_diagram_is_drawn_from_a_download_that_loses_one_data_packet() {
+    // 700 bytes: DATA 1 (512) and DATA 2 (188). The relay drops the first DATA 2; the
+    // server's timeout (300 ms) sends it again long before the client's (5 s) would act.
+    let scratch = scratch();
+    scratch.serve("notes.txt", &content(700, 9));
+    let records = Records::new();
+    let [flag, file] = records.args("server");
+    let server = scratch_server(&scratch, 1, &["--timeout-ms", "300", &flag, &file]);
+    let [flag, file] = records.args("relay");
+    let relay = relay(&server, &["--drop-data", "2", &flag, &file]);
+    let [flag, file] = records.args("client");
+    let downloads = scratch.downloads();
+    let got = through(
+        &relay,
+        &[
+            "get",
+            "notes.txt",
+            "--out",
+            &downloads,
+            "--timeout-ms",
+            "5000",
+            &flag,
+            &file,
+        ],
+    );
+    let server = server.finish();
+    let relay = relay.stop();
+    got.assert_code(0);
+    server.assert_code(0);
+    assert_same(
+        &scratch.read("downloads/notes.txt"),
+        &content(700, 9),
+        "notes.txt",
+    );
+    relay.assert_stdout_contains(
+        "dropped #4 server → client: DATA block 2, 188 bytes of data (192 bytes)",
+    );
+    server.assert_stdout_contains("no answer within 300 ms: sending DATA block 2 again");
+    got.assert_stdout_contains("700 bytes in 2 DATA packets");
+    records.assert_diagram_with(
+        "lesson09_lock_step",
+        "TFTP in lock-step through a relay that drops DATA 2: the server's timeout sends it again",
+        &["client", "relay", "server"],
+        &["dropped #"],
+        &["--tftp"],
+    );
+}
+
+#[test]
 fn a_lost_final_ack_is_answered_again_by_a_dallying_client_and_is_a_failure_without_it() {
     let scratch = scratch();
     let server = Session::start(
@@ -1547,13 +1596,15 @@ fn a_python_client_written_from_the_course_downloads_byte_for_byte() {
 
 #[test]
 fn lab_demo_09_downloads_through_the_lossy_relay_and_ends_by_itself() {
-    let demo = run_demo("09");
+    // Both cases, 3 times: the same output every run (ports aside).
+    let demo = assert_demo_is_the_same_every_run("09", &[], 3);
     demo.assert_shows(&[
-        " relay │ dropped #3 client → server: ACK block 1 (4 bytes)",
+        // The key lines of a step are marked ▶.
+        " relay ▶ dropped #3 client → server: ACK block 1 (4 bytes)",
         "server │ 127.0.0.1:",
-        "client │ DATA block 1 again: a duplicate (our ACK was lost or late); ACKed again, \
+        "client ▶ DATA block 1 again: a duplicate (our ACK was lost or late); ACKed again, \
          not written twice",
-        "client │ saved target/lesson09-demo/hello.txt: 1329 bytes in 3 DATA packets; \
+        "client ▶ saved target/lesson09-demo/hello.txt: 1329 bytes in 3 DATA packets; \
          1 duplicate",
         "sending DATA block 2 again (try 2 of 6)",
     ]);

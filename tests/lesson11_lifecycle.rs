@@ -623,7 +623,8 @@ fn lab_demo_11_closes_on_the_server_side_first_and_ends_by_itself() {
     if skip_unless_linux() {
         return;
     }
-    let demo = run_demo("11");
+    // Every case, 3 times: the same output every run (ports aside).
+    let demo = assert_demo_is_the_same_every_run("11", &[], 3);
     demo.assert_shows(&[
         "the server closed first (read returned 0 bytes): our end is CLOSE_WAIT",
         "our end is TIME_WAIT: we closed first",

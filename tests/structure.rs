@@ -513,6 +513,17 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
                     "{chapter}: {shown} has no `<!-- {mark}: {anchor} -->`"
                 );
             }
+        } else if target.starts_with("tests/diagrams") {
+            // A diagram is an SVG drawn from a recorded run, inlined whole: a blank line
+            // would end the HTML block in the middle of it.
+            assert!(
+                target.extension().is_some_and(|e| e == "svg") && rest.is_empty(),
+                "{chapter} includes {shown}{rest}: diagrams are tests/diagrams/NAME.svg, whole"
+            );
+            assert!(
+                !text.contains("\n\n"),
+                "{shown} has a blank line: inlined in a chapter, it would break the page"
+            );
         } else {
             // Output is a transcript the tests check, included whole: no line offsets.
             assert!(
@@ -550,6 +561,32 @@ fn every_transcript_starts_with_its_command_and_is_checked_by_a_test() {
             tests.contains(&format!("\"{stem}\"")),
             "tests/transcripts/{name} is checked by no test (no \"{stem}\" in tests/*.rs): \
              delete it, or check it"
+        );
+    }
+    // Every diagram is drawn by a test from a recorded run, and shown in the book.
+    let mut book = String::new();
+    for name in names("book/src") {
+        book.push_str(&read(format!("book/src/{name}")));
+    }
+    for name in names("tests/diagrams") {
+        // A recorded measurement (NAME.json) sits next to the diagram drawn from it.
+        if let Some(stem) = name.strip_suffix(".json") {
+            assert!(
+                Path::new(&format!("tests/diagrams/{stem}.svg")).is_file(),
+                "tests/diagrams/{name}: no {stem}.svg is drawn from this measurement"
+            );
+            continue;
+        }
+        let stem = name.strip_suffix(".svg").unwrap_or_else(|| {
+            panic!("tests/diagrams/{name}: only NAME.svg diagrams (and NAME.json) belong here")
+        });
+        assert!(
+            tests.contains(&format!("\"{stem}\"")),
+            "tests/diagrams/{name} is drawn by no test (no \"{stem}\" in tests/*.rs)"
+        );
+        assert!(
+            book.contains(&format!("tests/diagrams/{name}}}}}")),
+            "tests/diagrams/{name} is in no chapter of the book"
         );
     }
     // What is left of insta: the `--help` screens, one per binary.

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let style = Style {
         color: ColorWhen::Never,
         trace: false,
+        trace_file: None,
     };
     let out = Out::new(Side::Server, &style);
     let mut conn = stream;

@@ -61,6 +61,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr);
     let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
+
     // Where we are connected really (Python: s.getpeername()): `--host localhost` shows
     // the address that answered.
     out.line(format!("connected to {}", conn.peer_addr()?));

@@ -53,6 +53,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // accept blocks until a client connects, then gives a NEW socket for that one client.
     // The listener keeps listening; `conn` is the line to this caller.
     let (mut conn, peer) = listener.accept().context("accepting a client")?;
+    // `out.on(&conn)`: the same printer, its lines filed under this connection
+    // (for --trace-file, which `lab demo` and `lab diagram` read).
+    let out = out.on(&conn);
     out.line(format!("connection from {peer}"));
 
     // read returns what has arrived so far, at most 1024 bytes: maybe fewer.

@@ -69,6 +69,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     converse(&mut conn, out)?;
     leave(conn, args, out)

@@ -90,6 +90,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut served = 0;
     while args.max_clients.is_none_or(|max| served < max) {
         let (conn, peer) = listener.accept().context("accepting a client")?;
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         out.line(format!("connection from {peer}"));
         if args.naive {
             naive_loop(conn, peer, args.spin_limit, out);
@@ -226,6 +227,7 @@ fn communicate(mut conn: impl Read + Write, peer: impl Display, out: Out) {
             // A reset (RST): the client's system threw the connection away, e.g. the
             // program died with data unread, or closed with SO_LINGER 0.
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                out.trace_read_failed(buf.len(), &e);
                 out.line(format!(
                     "{peer} reset the connection (read failed: ECONNRESET)"
                 ));

@@ -17,8 +17,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
-use socket_lab::errors::connect_error;
+use socket_lab::cli::typed;
+use socket_lab::errors::{connect_error_with, other_case};
 use socket_lab::out::plural;
+use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
 
 /// One experiment of lesson 03 (the server must run the same one).
@@ -58,6 +60,11 @@ struct Args {
     #[arg(long, default_value_t = 9003)]
     port: u16,
 
+    /// How long to wait for the server before saying it does not answer (a server running
+    /// another --case waits for something else, and so would we).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
     #[command(flatten)]
     style: Style,
 }
@@ -65,15 +72,26 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let addr = format!("{}:{}", args.host, args.port);
+    let case = typed(&args.case);
+    let result = talk(&args, out)
+        .map_err(|e| other_case(e, args.timeout_ms, &addr, "lesson03-server", &case));
+    socket_lab::exit_code(result)
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let case = typed(&args.case);
+    let server_args = ["--case", case.as_str()];
     let connect = || {
-        TcpStream::connect(&addr).map_err(|e| connect_error(e, &addr, "lesson03-server"))
+        let conn = TcpStream::connect(&addr)
+            .map_err(|e| connect_error_with(e, &addr, "lesson03-server", &server_args))?;
+        // Never wait forever: a server running another case may never send.
+        conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;
+        anyhow::Ok(conn)
     };
     let mut conn = connect()?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Partial => {
@@ -96,10 +114,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             // Read only 4 of the 32 bytes the server sent: 28 stay unread in our
             // receive buffer.
             read_once(&mut conn, 4, out)?;
+            send(&mut conn, b"last words", out)?;
             // Closing with unread data: the system cannot deliver those bytes to anyone,
             // so instead of an orderly close (FIN) it resets the connection (RST).
-            out.line("sending last words, then closing with 28 bytes unread: a reset");
-            conn.write_all(b"last words").context("sending")?;
+            out.line("closing with 28 bytes unread: a reset");
             drop(conn);
             // ANCHOR_END: reset
             Ok(())
@@ -110,8 +128,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
 
             // SO_LINGER 0: close() throws the connection away with a reset.
             SockRef::from(&conn).set_linger(Some(Duration::ZERO))?;
-            out.line("sending last words, then closing with SO_LINGER 0: a reset");
-            conn.write_all(b"last words").context("sending")?;
+            send(&mut conn, b"last words", out)?;
+            out.line("closing with SO_LINGER 0: a reset");
             drop(conn);
             // ANCHOR_END: linger
             Ok(())
@@ -122,6 +140,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
 
 fn send(conn: &mut TcpStream, bytes: &[u8], out: Out) -> anyhow::Result<()> {
     conn.write_all(bytes).context("sending")?;
+    out.record(Op::write(bytes)); // for --trace-file
     out.line(format!("sent {:?}", String::from_utf8_lossy(bytes)));
     Ok(())
 }
@@ -129,6 +148,7 @@ fn send(conn: &mut TcpStream, bytes: &[u8], out: Out) -> anyhow::Result<()> {
 fn read_once(conn: &mut TcpStream, size: usize, out: Out) -> anyhow::Result<usize> {
     let mut buf = vec![0u8; size];
     let n = conn.read(&mut buf).context("receiving")?;
+    out.record(Op::read(size, &buf[..n])); // for --trace-file
     if n == 0 {
         out.line(format!("read({size}) -> 0 bytes: the server has closed"));
     } else {
@@ -155,6 +175,8 @@ fn full_buffer(mut data: TcpStream, mut bell: TcpStream, out: Out) -> anyhow::Re
     let mut expected = String::new();
     bell.read_to_string(&mut expected)
         .context("waiting on the doorbell")?;
+    // (For --trace-file: what the doorbell said.)
+    out.on(&bell).record(Op::read(64, expected.as_bytes()));
     let expected: usize = match expected.trim().parse() {
         Ok(n) => n,
         Err(_) => bail!("the doorbell said {expected:?}, not a byte count"),

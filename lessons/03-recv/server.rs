@@ -31,6 +31,7 @@ use clap::{Parser, ValueEnum};
 use socket2::SockRef;
 use socket_lab::errors::bind_error;
 use socket_lab::out::plural;
+use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
 
 /// One experiment of lesson 03 (the client must run the same one).
@@ -86,6 +87,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(listener.local_addr()?);
     let (conn, peer) = listener.accept().context("accepting a client")?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connection from {peer}"));
     match args.case {
         Case::Partial => partial(conn, out),
@@ -104,6 +106,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 fn show_read(conn: &mut TcpStream, size: usize, out: Out) -> std::io::Result<usize> {
     let mut buf = vec![0u8; size];
     let result = conn.read(&mut buf);
+    record_read(size, &buf, &result, out);
     match &result {
         Ok(0) => out.line(format!("read({size}) -> 0 bytes: the peer has closed")),
         Ok(n) => out.line(format!(
@@ -117,9 +120,21 @@ fn show_read(conn: &mut TcpStream, size: usize, out: Out) -> std::io::Result<usi
 }
 // ANCHOR_END: show_read
 
+/// With --trace-file, the read is recorded too (this lesson prints its own trace).
+fn record_read(size: usize, buf: &[u8], result: &std::io::Result<usize>, out: Out) {
+    match result {
+        Ok(n) => out.record(Op::read(size, &buf[..*n])),
+        Err(e) => out.record(Op::read_failed(size, e)),
+    }
+}
+
 /// One `write`, printed the same way.
 fn show_write(conn: &mut TcpStream, bytes: &[u8], out: Out) -> std::io::Result<usize> {
     let result = conn.write(bytes);
+    match &result {
+        Ok(n) => out.record(Op::write(&bytes[..*n])),
+        Err(e) => out.record(Op::write_failed(bytes.len(), e)),
+    }
     match &result {
         Ok(n) => out.line(format!(
             "write({:?}) -> {} taken",
@@ -305,6 +320,8 @@ fn full_buffer(
     data.set_nonblocking(false)?;
     data.shutdown(Shutdown::Write)?;
     bell.write_all(taken.to_string().as_bytes())?;
+    out.on(&bell)
+        .record(Op::write(taken.to_string().as_bytes())); // for --trace-file
     drop(bell);
     out.line("told the client how many bytes to expect; closing");
     // Wait for the client to finish reading before we exit (its close gives us 0 bytes).

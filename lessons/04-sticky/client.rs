@@ -15,12 +15,14 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
+use socket_lab::cli::typed;
 use socket_lab::encoding::Encoding;
-use socket_lab::errors::connect_error;
+use socket_lab::errors::{connect_error_with, other_case};
 use socket_lab::input::Lines;
 use socket_lab::out::{escape_lines, plural};
 use socket_lab::{Out, Side, Style};
@@ -54,6 +56,11 @@ struct Args {
     #[arg(long, default_value_t = 9004)]
     port: u16,
 
+    /// How long to wait for the server before saying it does not answer (a server running
+    /// another --case waits for something else, and so would we).
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    timeout_ms: u64,
+
     /// receiver: how replies are decoded. The course's client decodes the output of a
     /// Windows server in Chinese as gbk; the lab's server sends utf-8.
     #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
@@ -66,13 +73,22 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let addr = format!("{}:{}", args.host, args.port);
+    let case = typed(&args.case);
+    let result = talk(&args, out)
+        .map_err(|e| other_case(e, args.timeout_ms, &addr, "lesson04-server", &case));
+    socket_lab::exit_code(result)
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
+    let case = typed(&args.case);
+    let server_args = ["--case", case.as_str()];
     let conn = TcpStream::connect(&addr)
-        .map_err(|e| connect_error(e, &addr, "lesson04-server"))?;
+        .map_err(|e| connect_error_with(e, &addr, "lesson04-server", &server_args))?;
+    // Never wait forever for a reply: a server running another case never sends one.
+    conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),
@@ -138,9 +154,11 @@ fn receiver(mut conn: TcpStream, encoding: Encoding, out: Out) -> anyhow::Result
     // write-reset). So: tell the server we are done (shutdown), then read what is left
     // until it closes.
     conn.shutdown(Shutdown::Write).context("shutting down")?;
+    out.trace_shutdown();
     let mut left = 0;
     loop {
         let n = conn.read(&mut buf).context("reading what was left")?;
+        out.trace_read(buf.len(), &buf[..n]);
         if n == 0 {
             break;
         }

@@ -100,6 +100,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut served = 0;
     while args.max_clients.is_none_or(|max| served < max) {
         let (conn, peer) = listener.accept().context("accepting a client")?;
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         out.line(format!("connection from {peer}"));
         // Whatever goes wrong with one client is reported, and the server goes on.
         let result = match args.case {

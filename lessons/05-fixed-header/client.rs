@@ -92,6 +92,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson05-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     // Every read waits at most this long: a silent server ends the client with an error.
     conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;

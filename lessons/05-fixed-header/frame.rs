@@ -241,6 +241,7 @@ pub fn write_frame(
 ) -> anyhow::Result<()> {
     let frame = encode(body, order, max)?;
     conn.write_all(&frame)?;
+    out.record(crate::record::Op::write(&frame)); // for --trace-file
     out.trace(format!(
         "write_all({}) = header {} + body {}",
         plural(frame.len(), "byte"),
@@ -446,6 +447,7 @@ mod tests {
             &crate::Style {
                 color: crate::ColorWhen::Never,
                 trace: false,
+                trace_file: None,
             },
         )
     }

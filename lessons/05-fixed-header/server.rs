@@ -97,6 +97,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut served = 0;
     while args.max_clients.is_none_or(|max| served < max) {
         let (mut conn, peer) = listener.accept().context("accepting a client")?;
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         out.line(format!("connection from {peer}"));
         let session = if args.classic {
             classic(&mut conn, peer, &policy, args, out)

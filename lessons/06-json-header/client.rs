@@ -1,15 +1,16 @@
 //! Lesson 06 — the JSON-header client: send a file, fetch a file, run commands.
 //!
 //!   lesson06-client put FILE            send FILE; the server stores it under its own name
-//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads)
+//!   lesson06-client get NAME --out DIR  fetch NAME into DIR (default: target/lesson06/downloads);
+//!                                       a file of that name there is replaced only with --force
 //!   lesson06-client run                 send each line of stdin as a command, print the output
 //!
 //! Start the server first:   cargo run --bin lesson06-server
 //! Then:                     cargo run --bin lesson06-client -- put Cargo.toml
 //!
 //! Look for: a big file moves in 1 MiB chunks and the client's memory stays flat; on a
-//! terminal a progress line counts up. The sha256 in the header is checked on arrival, and a
-//! file is only given its name once it matches.
+//! terminal a progress bar shows the hashing, then the sending or receiving. The sha256
+//! in the header is checked on arrival, and a file is only given its name once it matches.
 
 use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
+use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use socket_lab::encoding::Encoding;
 use socket_lab::errors::{connect_error, timed_out};
@@ -29,7 +31,7 @@ use socket_lab::json_header::{
     MAX_HEADER_LEN,
 };
 use socket_lab::out::{escape_lines, plural};
-use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
+use socket_lab::transfer::{copy_body, receive_file, Received, CHUNK};
 use socket_lab::{Out, Side, Style};
 
 /// The largest command output the client accepts, in bytes.
@@ -56,6 +58,10 @@ struct Args {
     /// under cargo's target/ folder, so downloads are never mixed with your own files.
     #[arg(long, value_name = "DIR", default_value = "target/lesson06/downloads")]
     out: PathBuf,
+
+    /// With get: replace a file of the same name in DIR (without it, get refuses).
+    #[arg(long)]
+    force: bool,
 
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1")]
@@ -143,9 +149,21 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         Action::Put => Some(prepare_put(Path::new(&target))?),
         _ => None,
     };
+    if args.action == Action::Get && !args.force {
+        // Never overwrite a file of the user's without being asked to.
+        let local = args.out.join(&target);
+        if check_name(&target).is_ok() && local.exists() {
+            bail!(
+                "{} already exists: nothing was fetched. Add --force to replace it, or \
+                 choose another folder with --out DIR",
+                local.display()
+            );
+        }
+    }
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson06-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
     out.line(format!("connected to {addr}"));
     // Header and body are separate writes: TCP_NODELAY sends each at once (see the
     // server).
@@ -193,7 +211,24 @@ fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     if !meta.is_file() {
         bail!("cannot send {}: not a regular file", file.display());
     }
-    Ok((name, meta.len(), sha256_of_file(file)?))
+    let sha256 = hash_file(file, &name, meta.len())?;
+    Ok((name, meta.len(), sha256))
+}
+
+/// The sha256 of a file, read in chunks, with a progress bar: a big file takes seconds.
+fn hash_file(file: &Path, name: &str, total: u64) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    let progress = Progress::new("hashing", name, total);
+    let mut f = std::fs::File::open(file)
+        .with_context(|| format!("opening {}", file.display()))?;
+    // The same chunked copy as the body's, into nowhere: only the hasher sees the bytes.
+    copy_body(&mut f, &mut std::io::sink(), total, |chunk| {
+        hasher.update(chunk);
+        progress.add(chunk);
+    })
+    .with_context(|| format!("reading {}", file.display()))?;
+    progress.finish();
+    Ok(to_hex(&hasher.finalize()))
 }
 
 struct Session {
@@ -223,7 +258,7 @@ impl Session {
             "sending {name}: {}, sha256 {sha256}",
             plural(total as usize, "byte")
         ));
-        let mut progress = Progress::new(name, total);
+        let progress = Progress::new("sending", name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
             .and_then(|mut f| {
@@ -274,7 +309,7 @@ impl Session {
         ));
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating {}", dir.display()))?;
-        let mut progress = Progress::new(name, total);
+        let progress = Progress::new("receiving", name, total);
         let received =
             receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
                 progress.add(c)
@@ -380,45 +415,40 @@ impl Session {
 }
 
 // ANCHOR: progress
-/// A progress line on stderr, redrawn in place with `\r`. Only for a person watching:
-/// when stderr is not a terminal (a pipe, a test, a log file) it prints nothing at all.
+/// A progress bar on stderr for a long step (hashing, sending, receiving): the bytes so
+/// far, the rate and the time left, redrawn in place (the `indicatif` crate draws it).
+/// Only for a person watching: when stderr is not a terminal (a pipe, a test, a log
+/// file) there is no bar and nothing is printed at all.
 struct Progress {
-    label: String,
-    total: u64,
-    done: u64,
-    shown: Option<u64>,
-    on: bool,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
-    fn new(label: &str, total: u64) -> Progress {
-        Progress {
-            label: label.to_string(),
-            total,
-            done: 0,
-            shown: None,
-            on: total >= CHUNK as u64 && std::io::stderr().is_terminal(),
+    fn new(doing: &str, name: &str, total: u64) -> Progress {
+        let worth_it = total >= CHUNK as u64 && std::io::stderr().is_terminal();
+        let bar = worth_it.then(|| {
+            let template =
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}";
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            let bar = ProgressBar::new(total).with_style(style);
+            bar.set_message(format!("{doing} {name}"));
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn add(&self, chunk: &[u8]) {
+        if let Some(bar) = &self.bar {
+            bar.inc(chunk.len() as u64);
         }
     }
 
-    fn add(&mut self, chunk: &[u8]) {
-        self.done += chunk.len() as u64;
-        let percent = self.done * 100 / self.total.max(1);
-        if self.on && self.shown != Some(percent) {
-            self.shown = Some(percent);
-            let mib = |n: u64| n as f64 / (1024.0 * 1024.0);
-            eprint!(
-                "\r{}: {percent:3}% ({:.1} of {:.1} MiB)",
-                self.label,
-                mib(self.done),
-                mib(self.total)
-            );
-        }
-    }
-
+    /// Leaves the finished bar on the screen.
     fn finish(&self) {
-        if self.shown.is_some() {
-            eprintln!();
+        if let Some(bar) = &self.bar {
+            bar.finish();
         }
     }
 }

@@ -518,6 +518,7 @@ mod tests {
         let style = crate::Style {
             color: crate::ColorWhen::Never,
             trace: false,
+            trace_file: None,
         };
         Out::new(crate::Side::Client, &style)
     }

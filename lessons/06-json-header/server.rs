@@ -122,6 +122,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // ANCHOR: accept
     while args.max_clients.is_none_or(|max| served < max) {
         let (conn, peer) = listener.accept().context("accepting a client")?;
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         out.line(format!("connection from {peer}"));
         // Header and body are separate writes. Without TCP_NODELAY a small body would
         // wait for the acknowledgement of the header (Nagle's algorithm): ~40 ms per

@@ -21,7 +21,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::encoding::Encoding;
 use socket_lab::errors::bind_error;
-use socket_lab::input::Lines;
+use socket_lab::input::{self, Lines};
 use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
@@ -67,6 +67,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let socket = UdpSocket::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(socket.local_addr()?);
+    let out = out.on(&socket); // this socket's lines (for --trace-file)
     let to = match &args.to {
         Some(spec) => Some(
             spec.to_socket_addrs()
@@ -99,14 +100,19 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 break;
             };
             received += 1;
+            out.trace_recv_from(buf.len(), &buf[..n], from);
             // Remember who wrote first, before printing: once the message is on the
             // screen, an answer may be typed at once, and it must know where to go.
             learned
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
+            // Someone may be typing: print above the `>>: ` prompt. The bytes are the
+            // peer's: shown escaped.
             let text = encoding.decode(&buf[..n]);
-            out.line(format!("<< {from}: {}", escape(text.as_bytes())));
+            input::above_prompt(|| {
+                out.line(format!("<< {from}: {}", escape(text.as_bytes())))
+            });
         }
         received
     });
@@ -126,9 +132,9 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         };
         out.line(format!(">> {to}: {line}"));
-        socket
-            .send_to(&encoding.encode(&line), to)
-            .context("sending")?;
+        let bytes = encoding.encode(&line);
+        let sent = socket.send_to(&bytes, to).context("sending")?;
+        out.trace_send_to(to, &bytes, sent);
     }
     // ANCHOR_END: threads
 

@@ -28,6 +28,7 @@ use clap::{Parser, ValueEnum};
 use socket_lab::errors::start_command;
 use socket_lab::input::Lines;
 use socket_lab::out::{escape, plural, preview};
+use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
 
 /// What the client demonstrates.
@@ -110,6 +111,7 @@ fn run(args: &Args, out: Out) -> anyhow::Result<()> {
     };
     let socket = UdpSocket::bind(any).context("creating a UDP socket")?;
     // ANCHOR_END: socket
+    let out = out.on(&socket); // this socket's lines (for --trace-file)
     match args.case {
         Case::Boundaries => {
             send(&socket, b"hello", server, out)?;
@@ -131,6 +133,7 @@ fn timed_out(e: &std::io::Error) -> bool {
 /// Sends one datagram and says so.
 fn send(socket: &UdpSocket, msg: &[u8], to: SocketAddr, out: Out) -> anyhow::Result<()> {
     let n = socket.send_to(msg, to).context("sending a datagram")?;
+    out.record(Op::send_to(to, &msg[..n])); // for --trace-file
     out.line(format!(
         "send_to({}, {to}) -> {} {}",
         plural(msg.len(), "byte"),
@@ -162,11 +165,7 @@ fn echo(
         // sendto: the address goes with every datagram. An empty line is sent too: unlike
         // a TCP write of 0 bytes, it is a real (empty) datagram.
         let sent = socket.send_to(line.as_bytes(), server).context("sending")?;
-        out.trace(format!(
-            "send_to({}, {server}) -> {}",
-            plural(line.len(), "byte"),
-            plural(sent, "byte")
-        ));
+        out.trace_send_to(server, line.as_bytes(), sent);
 
         // recvfrom: one whole datagram, and who sent it. Anyone may send to our port,
         // so a datagram that does not come from the server is not the reply.
@@ -180,15 +179,7 @@ fn echo(
                 Err(e) => return Err(e).context("receiving the reply"),
             }
         };
-        out.trace(
-            format!(
-                "recv_from(buf of {}) -> {} from {from} {}",
-                buf.len(),
-                plural(n, "byte"),
-                preview(&buf[..n])
-            )
-            .trim_end(),
-        );
+        out.trace_recv_from(buf.len(), &buf[..n], from);
         if n == 0 {
             out.line(format!("reply from {from}: (an empty datagram)"));
         } else {
@@ -216,6 +207,7 @@ fn truncation(socket: &UdpSocket, server: SocketAddr, out: Out) -> anyhow::Resul
     let mut big = vec![b'a'; 1000];
     big.extend([b'b'; 1000]);
     let n = socket.send_to(&big, server).context("sending")?;
+    out.record(Op::send_to(server, &big[..n])); // for --trace-file
     out.line(format!(
         "send_to({}, {server}) -> {}: 1000 × \"a\", 1000 × \"b\"",
         plural(big.len(), "byte"),

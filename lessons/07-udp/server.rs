@@ -26,6 +26,7 @@ use rustix::net::RecvFlags;
 use socket2::SockRef;
 use socket_lab::errors::bind_error;
 use socket_lab::out::{escape, plural, preview};
+use socket_lab::record::Op;
 use socket_lab::{Out, Side, Style};
 
 /// What the server demonstrates.
@@ -92,6 +93,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // "listening on" in the lab's usual words: the socket is bound and receiving.
     out.listening(socket.local_addr()?);
     // ANCHOR_END: bind
+    let out = out.on(&socket); // this socket's lines (for --trace-file)
     match args.case {
         Case::Echo => echo(&socket, args.max_datagrams, out),
         Case::Boundaries => boundaries(&socket, out),
@@ -131,6 +133,7 @@ fn receive(socket: &UdpSocket, buf: &mut [u8], out: Out) -> anyhow::Result<Datag
     } else {
         String::new()
     };
+    out.record(Op::recv_from(from, buf.len(), &buf[..n]));
     out.trace(
         format!(
             "recv_from(buf of {}) -> {}{cut} from {from} {}",
@@ -172,15 +175,7 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
         // The reply needs the address: there is no connection that remembers it for us.
         let reply = msg.to_ascii_uppercase();
         match socket.send_to(&reply, peer) {
-            Ok(sent) => out.trace(
-                format!(
-                    "send_to({}, {peer}) -> {} {}",
-                    plural(reply.len(), "byte"),
-                    plural(sent, "byte"),
-                    preview(&reply)
-                )
-                .trim_end(),
-            ),
+            Ok(sent) => out.trace_send_to(peer, &reply, sent),
             // A failed reply concerns one peer: the server goes on to the next datagram.
             Err(e) => out.line(format!("could not reply to {peer}: {e}")),
         }

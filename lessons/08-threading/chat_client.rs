@@ -7,17 +7,20 @@
 //! Start the server first:   cargo run --bin lesson08-chat-server
 //! Then, in two or three terminals:   cargo run --bin lesson08-chat-client -- --name alice
 //!
-//! Look for: lines from the others appear while you are typing. `bye` (or Ctrl-D) leaves:
-//! the server answers `* bye NAME` and closes, and the receiving thread ends at that close.
+//! Look for: lines from the others appear while you are typing (above your `>>: ` prompt).
+//! `bye` (or Ctrl-D) leaves: the server answers `* bye NAME` and closes, and the receiving
+//! thread ends at that close. Stop the server instead: the client says so and exits.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use socket_lab::errors::connect_error;
-use socket_lab::input::Lines;
+use socket_lab::errors::{connect_error, exit_now};
+use socket_lab::input::{self, Lines};
 use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
@@ -51,23 +54,47 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson08-chat-server"))?;
+    let out = out.on(&conn); // this connection's lines (for --trace-file)
+
     // The first line is our name.
-    conn.write_all(format!("{}\n", args.name.trim()).as_bytes())
+    let name = format!("{}\n", args.name.trim());
+    conn.write_all(name.as_bytes())
         .context("sending the name")?;
+    out.trace_write(name.as_bytes());
 
     // ANCHOR: receiver
-    // The receiving thread: print every line that arrives, until the server closes.
+    // The receiving thread: print every line that arrives, until the server closes. If
+    // it closes before we said bye, the server has stopped: say so and end the program
+    // (the other thread is waiting for the keyboard and would never notice).
+    let leaving = Arc::new(AtomicBool::new(false));
+    let we_leave = Arc::clone(&leaving);
     let incoming = BufReader::new(conn.try_clone().context("cloning the socket")?);
     let receiver = std::thread::spawn(move || {
+        let mut lost = None;
         for line in incoming.lines() {
             match line {
-                // The server relays what others typed: shown escaped all the same.
-                Ok(line) => out.line(escape(line.as_bytes())),
+                Ok(line) => {
+                    out.trace_read(line.len() + 1, format!("{line}\n").as_bytes());
+                    // Someone may be typing: print above the `>>: ` prompt. The server
+                    // relays what others typed: shown escaped all the same.
+                    input::above_prompt(|| out.line(escape(line.as_bytes())));
+                }
                 Err(e) => {
-                    out.line(format!("connection lost: {e}"));
+                    lost = Some(e);
                     break;
                 }
             }
+        }
+        if lost.is_none() {
+            out.trace_read(1024, &[]); // 0 bytes: the server closed
+        }
+        if !we_leave.load(Ordering::SeqCst) {
+            let why =
+                lost.map_or("it closed the connection".to_string(), |e| e.to_string());
+            exit_now(anyhow::anyhow!(
+                "the chat server has stopped ({why}). Start it again \
+                 (cargo run --bin lesson08-chat-server), then rejoin"
+            ));
         }
     });
     // ANCHOR_END: receiver
@@ -75,24 +102,29 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     // ANCHOR: sender
     // This thread sends what is typed. `bye` leaves; so does the end of input.
     let mut lines = Lines::stdin();
-    let mut said_bye = false;
     while let Some(line) = lines.next_line()? {
         if line.trim().is_empty() {
             continue;
         }
-        if conn.write_all(format!("{line}\n").as_bytes()).is_err() {
-            break; // the server is gone: the receiver has said so
-        }
         if line.trim() == "bye" {
-            said_bye = true;
+            leaving.store(true, Ordering::SeqCst);
+        }
+        let text = format!("{line}\n");
+        if conn.write_all(text.as_bytes()).is_err() {
+            break; // the server is gone: the receiver says so
+        }
+        out.trace_write(text.as_bytes());
+        if line.trim() == "bye" {
             break;
         }
     }
-    if !said_bye {
-        let _ = conn.write_all(b"bye\n");
+    // The end of input without `bye`: say it for the user.
+    if !leaving.swap(true, Ordering::SeqCst) && conn.write_all(b"bye\n").is_ok() {
+        out.trace_write(b"bye\n");
     }
     // Done sending (a FIN); the receiver ends when the server closes its side.
     let _ = conn.shutdown(Shutdown::Write);
+    out.trace_shutdown();
     let _ = receiver.join();
     // ANCHOR_END: sender
     Ok(())

@@ -32,6 +32,7 @@ use clap::Parser;
 use socket_lab::errors::{bind_error, is_timeout};
 use socket_lab::limits::raise_open_file_limit;
 use socket_lab::out::{escape, plural};
+use socket_lab::record::Op;
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
 
@@ -100,6 +101,26 @@ struct Member {
     queue: SyncSender<Arc<str>>,
     /// The connection, to cut it at once when the member is dropped.
     conn: Arc<TcpStream>,
+    /// This member's lines and traces (for --trace-file).
+    out: Out,
+}
+
+impl Member {
+    /// Puts `line` in this member's queue; `false` if the queue is full. With
+    /// --trace-file, the line is recorded as written here, where it takes its place in
+    /// the member's stream: the queue keeps the order, the sending thread carries it.
+    fn queue(&self, line: Arc<str>) -> bool {
+        let bytes = line.as_bytes().to_vec();
+        match self.queue.try_send(line) {
+            Ok(()) => {
+                self.out.record(Op::write(&bytes));
+                true
+            }
+            Err(TrySendError::Full(_)) => false,
+            // The sending thread has ended (its write failed): it removes the member.
+            Err(TrySendError::Disconnected(_)) => true,
+        }
+    }
 }
 
 /// The members, shared by all connection threads. Every change to the room and every
@@ -124,7 +145,7 @@ fn send_all(
         if Some(*addr) == from {
             continue; // not back to the sender
         }
-        if let Err(TrySendError::Full(_)) = member.queue.try_send(line.clone()) {
+        if !member.queue(line.clone()) {
             full.push(*addr);
         }
     }
@@ -151,9 +172,7 @@ impl Room {
                 format!("here: {}", others.join(", "))
             };
             // The queue is new and empty: the welcome always fits.
-            let _ = member
-                .queue
-                .try_send(format!("* welcome {name}; {here}\n").into());
+            member.queue(format!("* welcome {name}; {here}\n").into());
             out.line(format!("{name} joined from {addr}"));
             let full = send_all(&members, None, &format!("* {name} joined"));
             members.insert(addr, member);
@@ -181,13 +200,15 @@ impl Room {
             let Some(member) = members.remove(&addr) else {
                 return;
             };
-            let last = farewell.map(|last| format!("{last}\n").into());
-            let said = last.map(|last| member.queue.try_send(last));
-            if !matches!(said, Some(Ok(()))) {
+            let said =
+                farewell.is_some_and(|last| member.queue(format!("{last}\n").into()));
+            if !said {
                 // Cut: the sending thread's write fails at once, and the member's own
                 // thread, blocked in read, wakes up.
                 let _ = member.conn.shutdown(Shutdown::Both);
             }
+            // Nothing more goes into this member's stream (for --trace-file).
+            member.out.record(Op::Close);
             // `member.queue` is dropped here: its sending thread sends what is left in
             // the queue, then ends.
             out.line(format!("{} left ({how})", member.name));
@@ -224,7 +245,9 @@ fn start_sending(
                 batch.extend_from_slice(more.as_bytes());
             }
             // `&TcpStream` writes too: the room keeps the other handle, to cut it.
-            if let Err(e) = (&*conn).write_all(&batch) {
+            let written = (&*conn).write_all(&batch);
+            out.show_write(&batch);
+            if let Err(e) = written {
                 let how = if is_timeout(&e) {
                     "not reading: --idle-timeout-ms passed"
                 } else {
@@ -255,11 +278,12 @@ struct Handler {
 
 /// Reads one line of at most MAX_LINE bytes, without its line end. `None` at the end of
 /// the stream.
-fn read_line(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
+fn read_line(reader: &mut impl BufRead, out: Out) -> std::io::Result<Option<Vec<u8>>> {
     let mut line = Vec::new();
     let n = reader
         .take(MAX_LINE as u64 + 1)
         .read_until(b'\n', &mut line)?;
+    out.trace_read(MAX_LINE, &line);
     if n == 0 {
         return Ok(None);
     }
@@ -283,12 +307,18 @@ impl Handler {
         // one before is not yet acknowledged would wait for that ACK (~40 ms, lesson 04).
         req.request.set_nodelay(true)?;
         let conn = Arc::new(req.request.try_clone()?);
+        let out = self.out.on(&req.request); // this member's lines (for --trace-file)
         let (queue, lines) = mpsc::sync_channel(self.queue_lines);
         let room = self.room.clone();
-        let sending = start_sending(room, addr, conn.clone(), lines, self.out)?;
+        let sending = start_sending(room, addr, conn.clone(), lines, out)?;
         self.sending = Some(sending);
         let name = name.to_string();
-        let member = Member { name, queue, conn };
+        let member = Member {
+            name,
+            queue,
+            conn,
+            out,
+        };
         self.room.join(addr, member, self.out);
         Ok(())
     }
@@ -301,10 +331,11 @@ impl RequestHandler for Handler {
         }
         let addr = req.client_address;
         let mut reader = BufReader::new(&req.request);
+        let out = self.out.on(&req.request); // this member's lines (for --trace-file)
 
         // The first line is the member's name; shown escaped, like everything a member
         // sends: no byte of theirs reaches another terminal raw.
-        let name = match read_line(&mut reader) {
+        let name = match read_line(&mut reader, out) {
             Ok(Some(name)) => name,
             Ok(None) => {
                 self.how = "left before giving a name";
@@ -326,7 +357,7 @@ impl RequestHandler for Handler {
 
         // Every later line goes to everyone else, until `bye` or the connection ends.
         loop {
-            let line = match read_line(&mut reader) {
+            let line = match read_line(&mut reader, out) {
                 Ok(Some(line)) => line,
                 Ok(None) => {
                     self.how = "connection closed";

@@ -67,8 +67,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         // A bounded wait for each reply, so a server that serves one client at a time
         // (lesson 02) shows up as an error instead of a hang.
         conn.set_read_timeout(Some(timeout))?;
+        // This connection's lines (for --trace-file).
+        out.on(&conn)
+            .line(format!("connection {i} connected to {addr}"));
         conns.push(conn);
-        out.line(format!("connection {i} connected to {addr}"));
     }
     // ANCHOR_END: connect_all
 
@@ -85,6 +87,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         for (i, conn) in conns.iter_mut().enumerate() {
             let i = i + 1;
+            let out = out.on(&*conn); // this connection's lines (for --trace-file)
             conn.write_all(msg.as_bytes())
                 .with_context(|| format!("sending on connection {i}"))?;
             out.trace_write(msg.as_bytes());

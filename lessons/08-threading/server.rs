@@ -134,6 +134,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         }
         accepted += 1;
+        let out = out.on(&conn); // this connection's lines (for --trace-file)
         let now = plural(clients.len() + 1, "client");
         if !args.quiet {
             out.line(format!("connection from {peer} (serving {now} now)"));
@@ -187,11 +188,13 @@ fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
     loop {
         let n = match conn.read(&mut buf) {
             Ok(0) => {
+                out.trace_read(buf.len(), &[]);
                 left("closed the connection");
                 return;
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                out.trace_read_failed(buf.len(), &e);
                 left("reset the connection");
                 return;
             }

@@ -30,6 +30,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::out::plural;
+use socket_lab::record::Op;
 use socket_lab::tftp::{describe, parse, Packet};
 use socket_lab::{Out, Side, Style};
 
@@ -197,6 +198,8 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let socket = UdpSocket::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(socket.local_addr()?);
+    // With --trace-file, every datagram is recorded on the socket it went through.
+    let at_port = out.on(&socket);
     out.line(format!("relaying to {server}, dropping {}", rules(args)));
     let judge = Arc::new(Mutex::new(Judge {
         drop_every: args.drop_every,
@@ -218,6 +221,7 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
             Err(e) => return Err(e).context("receiving a request"),
         };
+        at_port.record(Op::recv_from(client, buf.len(), &buf[..n]));
         sessions.retain(|_, s| !s.pump.is_finished());
         if !sessions.contains_key(&client) {
             if sessions.len() >= MAX_SESSIONS {
@@ -239,6 +243,8 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         if let Some(session) = sessions.get(&client) {
             let _ = session.to_server.send_to(&buf[..n], server);
+            out.on(&session.to_server)
+                .record(Op::send_to(server, &buf[..n]));
         }
     }
 }
@@ -276,7 +282,9 @@ fn open_session(
         // Server port (TID) -> our socket that faces the client for it.
         let mut faces: HashMap<SocketAddr, UdpSocket> = HashMap::new();
         let mut buf = vec![0u8; 65536];
+        let out_server = out.on(&from_server);
         while let Some((n, tid)) = next_datagram(&from_server, &mut buf) {
+            out_server.record(Op::recv_from(tid, buf.len(), &buf[..n]));
             if tid.ip() != server.ip() {
                 continue; // only the server's host may answer through this socket
             }
@@ -295,6 +303,7 @@ fn open_session(
             if passes(&judge, &buf[..n], "server → client") {
                 if let Some(face) = faces.get(&tid) {
                     let _ = face.send_to(&buf[..n], client);
+                    out.on(face).record(Op::send_to(client, &buf[..n]));
                 }
             }
         }
@@ -319,7 +328,9 @@ fn open_face(
         (face.try_clone()?, to_server.try_clone()?, Arc::clone(judge));
     thread::spawn(move || {
         let mut buf = vec![0u8; 65536];
+        let (out_client, out_server) = (out.on(&from_client), out.on(&to_server));
         while let Some((n, sender)) = next_datagram(&from_client, &mut buf) {
+            out_client.record(Op::recv_from(sender, buf.len(), &buf[..n]));
             if sender != client {
                 out.line(format!(
                     "{sender}: not this transfer's client; not passed on"
@@ -328,6 +339,7 @@ fn open_face(
             }
             if passes(&judge, &buf[..n], "client → server") {
                 let _ = to_server.send_to(&buf[..n], tid);
+                out_server.record(Op::send_to(tid, &buf[..n]));
             }
         }
     });

@@ -28,6 +28,7 @@ use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::json_header::check_name;
 use socket_lab::out::plural;
+use socket_lab::record::Op;
 use socket_lab::tftp::{
     describe, escaped, parse, ErrorCode, Mode, Packet, ParseError, Request, MAX_PACKET,
 };
@@ -114,6 +115,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let socket = UdpSocket::bind(&addr).map_err(|e| bind_error(e, &addr))?;
     out.listening(socket.local_addr()?);
+    let at_port = out.on(&socket); // what happens at the server's port (--trace-file)
     std::fs::create_dir_all(&args.root)
         .with_context(|| format!("creating the directory {}", args.root.display()))?;
     out.line(format!(
@@ -141,6 +143,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
             Err(e) => return Err(e).context("receiving a request"),
         };
         answered += 1;
+        at_port.record(Op::recv_from(client, buf.len(), &buf[..n]));
         let packet = parse(&buf[..n]);
         let shown = describe(&packet, n);
         out.trace(format!("← {client} {shown} ({})", plural(n, "byte")));
@@ -157,7 +160,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
                     refusal.code, refusal.message
                 ));
                 let error = Packet::error(refusal.code, refusal.message);
-                let _ = socket.send_to(&error.encode(), client);
+                let bytes = error.encode();
+                let _ = socket.send_to(&bytes, client);
+                at_port.record(Op::send_to(client, &bytes));
             }
         }
         transfers.retain(|t| !t.is_finished());

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 
 use crate::out::plural;
+use crate::record::Op;
 use crate::tftp::{describe, escaped, parse, ErrorCode, Packet, BLOCK_SIZE, MAX_PACKET};
 use crate::Out;
 
@@ -145,11 +146,11 @@ impl Link {
         out: Out,
     ) -> Link {
         Link {
+            out: out.on(&socket), // this transfer's lines (for --trace-file)
             socket,
             peer: client,
             peer_known: true,
             patience,
-            out,
             prefix: format!("{client}: "),
             stats: Stats::default(),
         }
@@ -164,11 +165,11 @@ impl Link {
         out: Out,
     ) -> Link {
         Link {
+            out: out.on(&socket), // this transfer's lines (for --trace-file)
             socket,
             peer: server,
             peer_known: false,
             patience,
-            out,
             prefix: String::new(),
             stats: Stats::default(),
         }
@@ -194,6 +195,7 @@ impl Link {
         self.socket
             .send_to(&bytes, self.peer)
             .with_context(|| format!("sending {} to {}", packet.name(), self.peer))?;
+        self.out.record(Op::send_to(self.peer, &bytes));
         self.out.trace(format!(
             "→ {} {packet} ({})",
             self.peer,
@@ -228,13 +230,15 @@ impl Link {
                     if e.kind() == ErrorKind::WouldBlock
                         || e.kind() == ErrorKind::TimedOut =>
                 {
-                    return Ok(None)
+                    self.out.record(Op::read_failed(buf.len(), &e));
+                    return Ok(None);
                 }
                 // An ICMP error for an earlier datagram (Linux reports some on UDP
                 // sockets): not an answer; keep waiting.
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
                 Err(e) => return Err(e).context("receiving a packet"),
             };
+            self.out.record(Op::recv_from(from, buf.len(), &buf[..n]));
             let packet = parse(&buf[..n]);
             let shown = describe(&packet, n);
             self.out
@@ -290,6 +294,7 @@ impl Link {
         );
         let bytes = error.encode();
         let _ = self.socket.send_to(&bytes, from);
+        self.out.record(Op::send_to(from, &bytes));
         self.out.trace(format!(
             "→ {from} {error} ({})",
             plural(bytes.len(), "byte")

@@ -89,6 +89,7 @@ fn talk(args: &Args, out: &Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr);
     let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson11-server"))?;
+    let out = &out.on(&conn); // this connection's lines (for --trace-file)
     let local = conn.local_addr()?;
     let state = close::state_now(&conn);
     out.line(format!(

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 use socket_lab::proc_tcp::{self, State};
+use socket_lab::record::Op;
 use socket_lab::Out;
 
 /// Who sends the first FIN.
@@ -98,6 +99,7 @@ pub fn close_first(
     pause(out, pause_first);
     // close(): the program lets go of the socket, but the system keeps our end, which
     // still has a FIN to send and an answer to wait for.
+    out.trace_close();
     drop(conn);
     out.line(format!(
         "closed first: our FIN is sent; waiting for the {other}'s FIN"
@@ -106,6 +108,7 @@ pub fn close_first(
     let waiting = [Some(State::FinWait1), Some(State::FinWait2)];
     let state = proc_tcp::wait_for(local, peer, FIN_LIMIT, |s| !waiting.contains(&s));
     if state == Some(State::TimeWait) {
+        out.record(Op::PeerFin); // for --trace-file: this came after the other's close
         out.line(
             "our end is TIME_WAIT: we closed first, so the system keeps it for 60 s",
         );
@@ -129,6 +132,7 @@ pub fn close_second(conn: TcpStream, out: &Out, other: &str, pause_first: bool) 
     ));
     pause(out, pause_first);
     // Our FIN: LAST_ACK until the other side acknowledges it, then nothing is left.
+    out.trace_close();
     drop(conn);
     let state = proc_tcp::wait_for(local, peer, ACK_LIMIT, |s| s.is_none());
     out.line(format!(

@@ -155,6 +155,8 @@ fn serve_one(
     args: &Args,
     out: &Out,
 ) -> anyhow::Result<()> {
+    let out = &out.on(&conn); // this connection's lines (for --trace-file)
+
     // By the time accept returns, the handshake is long done: the system finished it,
     // and the connection waited in the accept queue for us.
     out.line(format!(

@@ -30,7 +30,8 @@ pub fn command(bin: &str) -> Command {
 }
 
 /// How the book shows a command line: `cargo run --bin NAME -- ARGS`, with any scripted stdin
-/// shown as `printf '...' |`, and without the `--port 0` the tests add to servers.
+/// shown as `printf '...' |`, and without the `--port 0` the tests add to servers or the
+/// `--trace-file` they add to record a run for a diagram.
 pub fn shown_command(bin: &str, args: &[&str], stdin: Option<&str>) -> String {
     let mut shown = String::new();
     if let Some(input) = stdin {
@@ -43,6 +44,9 @@ pub fn shown_command(bin: &str, args: &[&str], stdin: Option<&str>) -> String {
         if skip_next {
             skip_next = false;
         } else if *arg == "--port" && args.get(i + 1) == Some(&"0") {
+            skip_next = true;
+        } else if *arg == "--trace-file" {
+            // Recorded for a diagram: not part of what the student types.
             skip_next = true;
         } else {
             kept.push(if arg.contains(' ') || arg.is_empty() {
@@ -394,6 +398,60 @@ impl Session {
             // The student's client finds the server on its default port: no `--port` shown.
             shown: shown_command(bin, args, stdin),
             ..run(bin, &all, stdin)
+        }
+    }
+
+    /// Runs client `bin` against this server: types `input`, waits until the server prints a
+    /// line that satisfies `then_end`, and only then ends the client's input (Ctrl-D).
+    /// For a run whose every read must come out the same: the client's next step waits
+    /// until the server has really done its part.
+    #[track_caller]
+    pub fn client_until(
+        &mut self,
+        bin: &str,
+        args: &[&str],
+        input: &str,
+        then_end: impl Fn(&str) -> bool,
+    ) -> Run {
+        let port = self.port.to_string();
+        let mut cmd = command(bin);
+        cmd.args(args)
+            .args(["--port", port.as_str()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("running {bin}: {e}"));
+        let mut keyboard = child.stdin.take().expect("piped stdin");
+        keyboard
+            .write_all(input.as_bytes())
+            .unwrap_or_else(|e| panic!("typing into {bin}: {e}"));
+        self.wait_for_line(then_end);
+        drop(keyboard);
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        let out = child.stdout.take().expect("piped stdout");
+        let err = child.stderr.take().expect("piped stderr");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::BufReader::new(err).read_to_string(&mut text);
+            text
+        });
+        let _ = std::io::BufReader::new(out).read_to_string(&mut stdout);
+        stderr.push_str(&reader.join().unwrap_or_default());
+        let status = child
+            .wait_timeout(LIMIT)
+            .unwrap_or_else(|e| panic!("waiting for {bin}: {e}"));
+        let Some(status) = status else {
+            let _ = child.kill();
+            panic!("{bin} did not exit within {LIMIT:?}");
+        };
+        Run {
+            bin: bin.to_string(),
+            shown: shown_command(bin, args, Some(input)),
+            stdout,
+            stderr,
+            code: status.code(),
+            port: None,
         }
     }
 

@@ -145,31 +145,53 @@ pub fn run_python(script: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A finished `lab demo NN`: both sides' lines, each tagged `server │ ` or `client │ `.
+/// A finished `lab demo NN`: its steps, each program's lines tagged `LABEL │ ` in the order of
+/// cause and effect.
 pub struct Demo {
     pub run: Run,
 }
 
-/// Runs `lab demo NN` and checks that it ended by itself, successfully.
+/// Runs `lab demo NN` (with `extra` arguments: `--case`, `--trace`) and checks that it ended
+/// by itself, successfully: every step showed its key lines.
 #[track_caller]
-pub fn run_demo(lesson: &str) -> Demo {
-    let run = run("lab", &["demo", lesson], None);
+pub fn run_demo(lesson: &str, extra: &[&str]) -> Demo {
+    let mut args = vec!["demo", lesson];
+    args.extend(extra);
+    let run = run("lab", &args, None);
     run.assert_code(0);
     assert!(
-        run.stdout.ends_with("demo finished (server exit code 0)\n"),
-        "expected the demo to end with `demo finished (server exit code 0)`; observed:\n{}",
+        run.stdout.contains("\ndemo finished: "),
+        "expected the demo to end with `demo finished: N steps`; observed:\n{}",
         run.stdout
     );
     Demo { run }
 }
 
 impl Demo {
-    /// The lines one side printed, in order, without their tag. The two sides interleave
-    /// differently from run to run, but each side's own lines always come in the same order.
-    pub fn lines(&self, side: &str) -> Vec<&str> {
-        let tag = format!("{side:>6} │ ");
-        let lines = self.run.stdout.lines();
-        lines.filter_map(|l| l.strip_prefix(&tag)).collect()
+    /// The output with what changes from run to run redacted: ports, and the values the
+    /// programs measure (times, buffer sizes, how many bytes or datagrams fit).
+    pub fn redacted(&self) -> String {
+        let mut text = redact_ports(&self.run.stdout, None, None);
+        for (pattern, with) in [
+            (r"after \d+ µs", "after [n] µs"),
+            (r"waited \d+ ms", "waited [n] ms"),
+            (r"(SO_SNDBUF|SO_RCVBUF)(\)?:?) \d+", "$1$2 [n]"),
+            (r"receive buffer: \d+", "receive buffer: [n]"),
+            (r"-> \d+ bytes taken", "-> [n] bytes taken"),
+            (
+                r"taken in all: \d+ bytes; the other \d+",
+                "taken in all: [n] bytes; the other [n]",
+            ),
+            (r"received \d+ bytes in all", "received [n] bytes in all"),
+            (
+                r"received \d+ datagrams \(\d+ bytes\)",
+                "received [n] datagrams ([n] bytes)",
+            ),
+        ] {
+            let re = regex::Regex::new(pattern).expect("valid regex");
+            text = re.replace_all(&text, with).into_owned();
+        }
+        text
     }
 
     /// Asserts that every one of `expected` appears in the demo's output.
@@ -180,22 +202,40 @@ impl Demo {
         }
     }
 
-    /// The command, then each of `sides`' lines in order, ports redacted: a transcript
-    /// that is the same in every run.
-    pub fn transcript(&self, sides: &[&str]) -> String {
-        let mut text = format!("$ {}\n", self.run.shown);
-        for (i, side) in sides.iter().enumerate() {
-            if i > 0 {
-                text.push('\n');
-            }
-            text.push_str(&format!("{side} lines:\n"));
-            for line in self.lines(side) {
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        redact_ports(&text, None, None)
+    /// The command, then the redacted output: what the book shows.
+    pub fn transcript(&self) -> String {
+        format!("$ {}\n{}", self.run.shown, self.redacted())
     }
+}
+
+/// Runs `lab demo NN` (with `extra` arguments) `runs` times and asserts that the output is
+/// the same every time, ports and measured values aside. Returns the first run.
+#[track_caller]
+pub fn assert_demo_is_the_same_every_run(
+    lesson: &str,
+    extra: &[&str],
+    runs: usize,
+) -> Demo {
+    let first = run_demo(lesson, extra);
+    let expected = first.redacted();
+    for n in 2..=runs {
+        let observed = run_demo(lesson, extra).redacted();
+        if observed != expected {
+            let line = expected
+                .lines()
+                .zip(observed.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(expected.lines().count().min(observed.lines().count()));
+            panic!(
+                "lab demo {lesson} {extra:?}: run {n} differs from run 1, first at line {}:\n  \
+                 run 1: {:?}\n  run {n}: {:?}\n--- run 1\n{expected}--- run {n}\n{observed}",
+                line + 1,
+                expected.lines().nth(line).unwrap_or("(no more lines)"),
+                observed.lines().nth(line).unwrap_or("(no more lines)"),
+            );
+        }
+    }
+    first
 }
 
 /// One `[[bin]]` of Cargo.toml.

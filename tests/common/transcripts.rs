@@ -144,6 +144,113 @@ fn writeln_stderr(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stderr(), "{text}")
 }
 
+/// The folder of the diagrams: SVG files the book includes, drawn from recorded runs.
+pub fn diagrams_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/diagrams")
+}
+
+/// Where the programs of one test write their `--trace-file` records: a scratch folder of
+/// its own, deleted when dropped.
+pub struct Records {
+    dir: tempfile::TempDir,
+}
+
+impl Records {
+    pub fn new() -> Records {
+        Records {
+            dir: tempfile::tempdir().expect("a scratch folder for the records"),
+        }
+    }
+
+    /// `["--trace-file", PATH]` for the program called `who`, to add to its arguments.
+    pub fn args(&self, who: &str) -> [String; 2] {
+        ["--trace-file".to_string(), self.path(who)]
+    }
+
+    pub fn path(&self, who: &str) -> String {
+        self.dir
+            .path()
+            .join(format!("{who}.jsonl"))
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Draws the recorded programs `lanes` (left to right) with `lab diagram`, and checks
+    /// the SVG against `tests/diagrams/NAME.svg`, byte for byte, like a transcript:
+    /// `UPDATE_TRANSCRIPTS=1 cargo test` rewrites it. `notes`: lines drawn as notes.
+    #[track_caller]
+    pub fn assert_diagram(
+        &self,
+        name: &str,
+        title: &str,
+        lanes: &[&str],
+        notes: &[&str],
+    ) {
+        self.assert_diagram_with(name, title, lanes, notes, &[]);
+    }
+
+    /// [`Records::assert_diagram`], with more `lab diagram` options (`--tftp`).
+    #[track_caller]
+    pub fn assert_diagram_with(
+        &self,
+        name: &str,
+        title: &str,
+        lanes: &[&str],
+        notes: &[&str],
+        options: &[&str],
+    ) {
+        let mut args = vec!["diagram".to_string(), "--title".to_string(), title.into()];
+        args.extend(options.iter().map(|o| o.to_string()));
+        for who in lanes {
+            args.extend(["--lane".to_string(), format!("{who}={}", self.path(who))]);
+        }
+        for note in notes {
+            args.extend(["--note".to_string(), note.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let drawn = super::run("lab", &args, None);
+        drawn.assert_code(0);
+        assert_diagram(name, &drawn.stdout);
+    }
+}
+
+/// Checks a drawn SVG against `tests/diagrams/NAME.svg`, byte for byte, like a transcript:
+/// `UPDATE_TRANSCRIPTS=1 cargo test` rewrites it.
+#[track_caller]
+pub fn assert_diagram(name: &str, drawn: &str) {
+    {
+        let path = diagrams_dir().join(format!("{name}.svg"));
+        let shown = format!("tests/diagrams/{name}.svg");
+        let expected = std::fs::read_to_string(&path).ok();
+        if expected.as_deref() == Some(drawn) {
+            return;
+        }
+        if std::env::var_os("UPDATE_TRANSCRIPTS").is_some_and(|v| v == "1") {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "UPDATE_TRANSCRIPTS is refused in CI: CI checks the diagrams, it does not draw them"
+            );
+            std::fs::create_dir_all(diagrams_dir()).expect("tests/diagrams");
+            std::fs::write(&path, drawn)
+                .unwrap_or_else(|e| panic!("writing {shown}: {e}"));
+            let _ = writeln_stderr(&format!("updated {shown}: look at it in the book"));
+            return;
+        }
+        let Some(expected) = expected else {
+            panic!(
+                "{shown} does not exist yet. To draw it: UPDATE_TRANSCRIPTS=1 cargo test, \
+                 then look at it in the book"
+            );
+        };
+        let (line, want, got) = first_difference(&expected, drawn);
+        panic!(
+            "{shown} no longer matches what the programs do, first at line {line}:\n  \
+             expected: {want}\n  observed: {got}\nIf the change is intended: \
+             UPDATE_TRANSCRIPTS=1 cargo test, then look at the diagram in the book"
+        );
+    }
+}
+
 /// Snapshot-tests a program's `--help` (insta: `tests/snapshots/BIN_help.snap`; review
 /// changes with `cargo insta review`).
 #[track_caller]
