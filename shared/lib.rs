@@ -19,11 +19,9 @@ pub mod out;
 /// in use" error).
 #[path = "../lessons/11-lifecycle/proc_tcp.rs"]
 pub mod proc_tcp;
-pub mod record;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;
-pub mod spawn;
 
 /// Lesson 04's safe remote-command service: built-in commands, no shell, ever.
 #[path = "../lessons/04-sticky/commands.rs"]
@@ -50,3 +48,13 @@ pub mod tftp_transfer;
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;
 pub use out::{Out, Side};
+
+// The lab's own instruments, kept with the `lab` program in `lab/` (they teach no lesson):
+// every program writes its `--trace-file` through `record`, and the lab, the benches and
+// the tests start programs and learn their port through `spawn`.
+/// `--trace-file`: what a program did, one JSON line per event (`lab demo`, `lab diagram`).
+#[path = "../lab/record.rs"]
+pub mod record;
+/// Starting a program and reading its `listening on HOST:PORT` line.
+#[path = "../lab/spawn.rs"]
+pub mod spawn;
