@@ -27,7 +27,9 @@ use socket_lab::json_header::{
     MAX_HEADER_LEN,
 };
 use socket_lab::out::plural;
-use socket_lab::transfer::{copy_body, receive_file, sha256_of_file, Received, CHUNK};
+use socket_lab::transfer::{
+    copy_body, receive_file, send_file, sha256_of_file, Received, CHUNK,
+};
 use socket_lab::{Out, Side, Style};
 
 /// The largest command output the client accepts, in bytes.
@@ -193,9 +195,7 @@ impl Session {
         let mut progress = Progress::new(name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
-            .and_then(|mut f| {
-                copy_body(&mut f, &mut self.conn, total, |c| progress.add(c))
-            });
+            .and_then(|f| send_file(&f, &self.conn, total, |n| progress.add(n)));
         progress.finish();
         if let Err(e) = sent {
             // The server may have refused and closed: its reason is worth more than ours.
@@ -243,8 +243,8 @@ impl Session {
             .with_context(|| format!("creating {}", dir.display()))?;
         let mut progress = Progress::new(name, total);
         let received =
-            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
-                progress.add(c)
+            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |n| {
+                progress.add(n)
             });
         progress.finish();
         match received? {
@@ -338,8 +338,8 @@ impl Progress {
         }
     }
 
-    fn add(&mut self, chunk: &[u8]) {
-        self.done += chunk.len() as u64;
+    fn add(&mut self, bytes: u64) {
+        self.done += bytes;
         let percent = self.done * 100 / self.total.max(1);
         if self.on && self.shown != Some(percent) {
             self.shown = Some(percent);

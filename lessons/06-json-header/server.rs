@@ -33,7 +33,8 @@ use socket_lab::json_header::{
 };
 use socket_lab::out::plural;
 use socket_lab::transfer::{
-    copy_body, receive_file, sha256_of, sha256_of_file, Received,
+    copy_body, keep_checksum, kept_checksum, receive_file, send_file, sha256_of,
+    sha256_of_file, Received,
 };
 use socket_lab::{Out, Side, Style};
 
@@ -219,6 +220,7 @@ impl Client<'_> {
 
     // ANCHOR: put
     /// `put`: receive the body into a part file, check its sha256, rename it into place.
+    /// The verified checksum is kept next to the file, for the `get`s to come.
     fn put(&mut self, name: &str, total: u64, sha256: &str) -> Next {
         self.out.line(format!(
             "put {name}: receiving {}",
@@ -227,6 +229,10 @@ impl Client<'_> {
         let root = self.args.root.clone();
         match receive_file(&mut self.conn, &root, name, total, sha256, |_| {}) {
             Ok(Received::Saved) => {
+                // Without it a `get` hashes the file again: slower, never wrong.
+                if let Err(e) = keep_checksum(&root, name, sha256) {
+                    self.out.line(format!("{e:#}"));
+                }
                 let done = format!(
                     "stored {name} ({}, sha256 verified)",
                     plural(total as usize, "byte")
@@ -245,10 +251,11 @@ impl Client<'_> {
     // ANCHOR_END: put
 
     // ANCHOR: get
-    /// `get`: a header with the size and the sha256 of the file, then the file, streamed.
+    /// `get`: a header with the size and the sha256 of the file, then the file, sent by
+    /// the kernel (`sendfile`).
     fn get(&mut self, name: &str) -> Next {
-        let path = self.args.root.join(name);
-        let (total, sha256) = match file_facts(&path) {
+        let root = self.args.root.clone();
+        let (file, total, sha256, how) = match open_with_facts(&root, name) {
             Ok(facts) => facts,
             Err(e) => {
                 let e = format!("cannot send {name}: {e:#}");
@@ -257,7 +264,7 @@ impl Client<'_> {
             }
         };
         self.out.line(format!(
-            "get {name}: sending {}",
+            "get {name}: sending {}, sha256 {how}",
             plural(total as usize, "byte")
         ));
         let header = Reply {
@@ -270,10 +277,7 @@ impl Client<'_> {
         if let Next::Close = self.reply(&header) {
             return Next::Close;
         }
-        let sent = File::open(&path)
-            .context("opening the file")
-            .and_then(|mut file| copy_body(&mut file, &mut self.conn, total, |_| {}));
-        match sent {
+        match send_file(&file, &self.conn, total, |_| {}) {
             Ok(()) => {
                 self.out.line(format!("sent {name}"));
                 Next::Continue
@@ -395,14 +399,30 @@ impl Client<'_> {
     }
 }
 
-/// The size and the sha256 of a regular file (a directory or a missing file is an error).
-fn file_facts(path: &Path) -> anyhow::Result<(u64, String)> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+// ANCHOR: open_with_facts
+/// Opens `root/name` to send it, with its size and sha256, and where the sha256 came from.
+/// The checksum kept at `put` time is used while it matches the file; otherwise the file
+/// is hashed (one full read of it before the first byte can go) and the result kept for
+/// the next time. A directory or a missing file is an error.
+fn open_with_facts(
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<(File, u64, String, &'static str)> {
+    let path = root.join(name);
+    let file = File::open(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!("no such file"),
         _ => anyhow::anyhow!(e),
     })?;
+    let meta = file.metadata()?;
     if !meta.is_file() {
         bail!("not a regular file");
     }
-    Ok((meta.len(), sha256_of_file(path)?))
+    if let Some(sha256) = kept_checksum(root, name) {
+        return Ok((file, meta.len(), sha256, "kept from before"));
+    }
+    let sha256 = sha256_of_file(&path)?;
+    // Not kept (a read-only folder, say): the next `get` hashes again, nothing worse.
+    let _ = keep_checksum(root, name, &sha256);
+    Ok((file, meta.len(), sha256, "computed now"))
 }
+// ANCHOR_END: open_with_facts
