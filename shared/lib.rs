@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod errors;
 pub mod input;
+pub mod limits;
 pub mod out;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]

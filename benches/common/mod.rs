@@ -22,16 +22,6 @@ pub fn print_machine() {
     );
 }
 
-/// Raises this process's limit of open file descriptors to the most it may have (the
-/// hard limit); the programs it starts inherit it. Returns the new limit.
-pub fn raise_fd_limit() -> u64 {
-    use rustix::process::{getrlimit, setrlimit, Resource};
-    let mut limit = getrlimit(Resource::Nofile);
-    limit.current = limit.maximum;
-    let _ = setrlimit(Resource::Nofile, limit);
-    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
-}
-
 /// What was seen of a process while it ran.
 #[derive(Default, Clone, Copy, Debug)]
 pub struct Seen {
@@ -113,4 +103,165 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// A server a bench started; it is stopped when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `program args`, reads its `listening on HOST:PORT` line, and throws the rest
+    /// of its output away (in a thread, so its pipe never fills up).
+    pub fn start(program: &str, args: &[&str]) -> Option<Server> {
+        let started = socket_lab::spawn::start(
+            std::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .env("NO_COLOR", "1"),
+        );
+        match started {
+            Ok(server) => Some(Server {
+                addr: server.addr,
+                child: server.drain_stdout(),
+            }),
+            Err(e) => {
+                eprintln!("{e:#}");
+                None
+            }
+        }
+    }
+
+    /// Waits for the server to end by itself (its `--max-clients`).
+    pub fn wait(mut self) -> bool {
+        self.child.wait().is_ok_and(|s| s.success())
+    }
+}
+
+/// Python's own threaded server, serving the same upper-case echo as lessons 08 and 10.
+/// Its backlog (`request_queue_size`) is the first argument: Python's default is 5.
+pub const PYTHON_SERVER: &str = r#"
+import socketserver, sys
+
+class UpperEcho(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            data = self.request.recv(1024)
+            if not data:
+                return
+            self.request.sendall(data.upper())
+
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = int(sys.argv[1])
+
+with Server(("127.0.0.1", 0), UpperEcho) as server:
+    print("listening on %s:%d" % server.server_address, flush=True)
+    server.serve_forever()
+"#;
+
+/// Starts [`PYTHON_SERVER`] with a backlog of `backlog`; `None` when python3 is missing.
+pub fn start_python_server(backlog: &str) -> Option<Server> {
+    let script = std::env::temp_dir().join(format!(
+        "socketlab-bench-{}-{backlog}.py",
+        std::process::id()
+    ));
+    std::fs::write(&script, PYTHON_SERVER).ok()?;
+    let server = Server::start("python3", &[script.to_string_lossy().as_ref(), backlog]);
+    // Python has read the script by the time it says where it listens.
+    let _ = std::fs::remove_file(&script);
+    server
+}
+
+/// What `lesson10-client` reported for one load run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Load {
+    pub open_at_once: u64,
+    pub exact: u64,
+    pub wrong: u64,
+    pub lost: u64,
+    pub seconds: f64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Load {
+    pub fn all_exact(&self) -> bool {
+        self.wrong == 0 && self.lost == 0
+    }
+
+    /// One line: rate, latency, counts.
+    pub fn summary(&self) -> String {
+        format!(
+            "{:>7.0} round trips/s, p50 {:.3} ms, p99 {:.3} ms, max {:.1} ms; {} exact, {} \
+             wrong, {} lost ({:.2} s)",
+            self.per_second,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.exact,
+            self.wrong,
+            self.lost,
+            self.seconds
+        )
+    }
+}
+
+/// The numbers of a line, in order (`p50 0.912 ms, p99 2.3 ms` -> [50, 0.912, 99, 2.3]).
+fn numbers(line: &str) -> Vec<f64> {
+    line.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.trim_matches('.').parse().ok())
+        .collect()
+}
+
+/// Runs the lab's own load client, `lesson10-client` (one thread, an event loop: it costs
+/// the machine far less than the servers it loads), against `addr`, and reads its report.
+pub fn load_client(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    rounds: usize,
+) -> Load {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lesson10-client"))
+        .args([
+            "--host",
+            &addr.ip().to_string(),
+            "--port",
+            &addr.port().to_string(),
+        ])
+        .args(["--connections", &connections.to_string()])
+        .args(["--rounds", &rounds.to_string(), "--color", "never"])
+        .output()
+        .expect("run lesson10-client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut load = Load::default();
+    for line in text.lines() {
+        let n = numbers(line);
+        let at = |i: usize| n.get(i).copied().unwrap_or(0.0);
+        if line.contains("connections open at once") {
+            load.open_at_once = at(0) as u64;
+        } else if line.starts_with("round trips:") {
+            (load.exact, load.wrong, load.lost) =
+                (at(0) as u64, at(1) as u64, at(2) as u64);
+        } else if line.starts_with("time:") {
+            (load.seconds, load.per_second) = (at(0), at(1));
+        } else if line.starts_with("round trip:") {
+            (load.p50_ms, load.p99_ms, load.max_ms) = (at(1), at(3), at(4));
+        }
+    }
+    if !out.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    load
 }
