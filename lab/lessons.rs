@@ -224,4 +224,28 @@ pub const LESSONS: &[Lesson] = &[
             }],
         },
     },
+    Lesson {
+        number: "10",
+        slug: "10-event-loop",
+        title: "The event loop",
+        shows: "one thread serves every client: non-blocking sockets, poll, a registry of connections",
+        terminal1: "cargo run --bin lesson10-server",
+        terminal2: "cargo run --bin lesson08-client -- --connections 3 --port 9010",
+        demo: Demo {
+            server: "lesson10-server",
+            server_args: &["--max-clients", "4"],
+            clients: &[
+                Client {
+                    bin: "lesson08-client",
+                    args: &["--connections", "3"],
+                    stdin: "hello\nhow are you?\n",
+                },
+                Client {
+                    bin: "lesson10-client",
+                    args: &["--connections", "1", "--rounds", "3"],
+                    stdin: "",
+                },
+            ],
+        },
+    },
 ];

@@ -161,6 +161,17 @@ const CALLS: &[(&str, &[&str])] = &[
         "lessons/08-threading/server.rs",
         &[".bind(", ".listen(", ".accept()", "thread::", ".spawn(move"],
     ),
+    (
+        "lessons/10-event-loop/server.rs",
+        &[
+            "set_nonblocking(true)",
+            "Poll::new()",
+            ".register(",
+            "poll.poll(",
+            ".accept()",
+            "WouldBlock",
+        ],
+    ),
 ];
 
 #[test]

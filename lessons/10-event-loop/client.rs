@@ -92,6 +92,8 @@ struct Conn {
     /// The reply's bytes so far (it may come in pieces).
     reply: Vec<u8>,
     sent_at: Instant,
+    /// Where `--trace` lines go.
+    out: Out,
 }
 
 /// What the run counted.
@@ -139,7 +141,7 @@ fn run(args: &Args, out: Out) -> anyhow::Result<()> {
         let settled = (tally.answered_once + tally.failed_connects) as usize;
         let opening = started - settled;
         for _ in 0..(OPENING_AT_ONCE - opening).min(n - started) {
-            open(&poll, target, started, &mut conns)?;
+            open(&poll, target, started, &mut conns, out)?;
             started += 1;
         }
         // Every connection open and answered once: start the rounds on all of them.
@@ -176,6 +178,7 @@ fn open(
     target: SocketAddr,
     id: usize,
     conns: &mut HashMap<Token, Conn>,
+    out: Out,
 ) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect(target).context("starting a connect")?;
     let token = Token(id);
@@ -193,6 +196,7 @@ fn open(
         expected: Vec::new(),
         reply: Vec::new(),
         sent_at: Instant::now(),
+        out,
     };
     conns.insert(token, conn);
     Ok(())
@@ -230,7 +234,10 @@ fn on_ready(conn: &mut Conn, all_open: bool, rounds: u64, tally: &mut Tally) {
     while conn.stage == Stage::Waiting {
         match conn.stream.read(&mut buf) {
             Ok(0) => return lose(conn, rounds, tally),
-            Ok(n) => conn.reply.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                conn.out.trace_read(buf.len(), &buf[..n]);
+                conn.reply.extend_from_slice(&buf[..n]);
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return lose(conn, rounds, tally),
@@ -285,7 +292,10 @@ fn send(conn: &mut Conn, tally: &mut Tally, rounds: u64) {
 fn write_outbox(conn: &mut Conn) -> std::io::Result<()> {
     while !conn.outbox.is_empty() {
         match conn.stream.write(&conn.outbox) {
-            Ok(n) => drop(conn.outbox.drain(..n)),
+            Ok(n) => {
+                conn.out.trace_write(&conn.outbox[..n]);
+                conn.outbox.drain(..n);
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
