@@ -51,9 +51,11 @@ fn main() {
             continue;
         };
         let watch = Watch::start(server.child.id());
-        let load = load_client(server.addr, clients, rounds);
+        let mut load = load_client(server.addr, clients, rounds);
         let ended = server.wait();
         let seen = watch.stop();
+        let round_trips = (load.exact + load.wrong).max(1) as f64;
+        load.server_cpu_us = seen.cpu_ticks as f64 * 10_000.0 / round_trips;
         all_ok &= load.all_exact() && ended;
         println!("\n{name}");
         println!(

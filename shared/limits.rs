@@ -3,9 +3,9 @@
 
 use rustix::process::{getrlimit, setrlimit, Resource};
 
-/// Raises this process's soft limit of open file descriptors to its hard limit (the most
-/// it may raise it to without privileges), and returns the limit now in force. Programs it
-/// starts inherit it.
+/// Raises this process's soft limit of open file descriptors to its hard limit (the
+/// most it may raise it to without privileges), and returns the limit now in force.
+/// Programs it starts inherit it.
 pub fn raise_open_files_limit() -> Option<u64> {
     let mut limit = getrlimit(Resource::Nofile);
     limit.current = limit.maximum;

@@ -195,6 +195,8 @@ pub struct Load {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// The server's CPU time per round trip, in microseconds (when the bench measured it).
+    pub server_cpu_us: f64,
 }
 
 impl Load {
@@ -205,12 +207,13 @@ impl Load {
     /// One line: rate, latency, counts.
     pub fn summary(&self) -> String {
         format!(
-            "{:>7.0} round trips/s, p50 {:.3} ms, p99 {:.3} ms, max {:.1} ms; {} exact, {} \
-             wrong, {} lost ({:.2} s)",
+            "{:>7.0} round trips/s, p50 {:.3} ms, p99 {:.3} ms, max {:.1} ms; server CPU \
+             {:.1} us per round trip; {} exact, {} wrong, {} lost ({:.2} s)",
             self.per_second,
             self.p50_ms,
             self.p99_ms,
             self.max_ms,
+            self.server_cpu_us,
             self.exact,
             self.wrong,
             self.lost,

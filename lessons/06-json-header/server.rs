@@ -400,7 +400,8 @@ impl Client<'_> {
 }
 
 // ANCHOR: open_with_facts
-/// Opens `root/name` to send it, with its size and sha256, and where the sha256 came from.
+/// Opens `root/name` to send it, with its size, its sha256, and where the sha256 came
+/// from.
 /// The checksum kept at `put` time is used while it matches the file; otherwise the file
 /// is hashed (one full read of it before the first byte can go) and the result kept for
 /// the next time. A directory or a missing file is an error.

@@ -33,14 +33,14 @@ use crate::json_header::to_hex;
 /// `write` call is nothing next to the bytes it moves.
 pub const CHUNK: usize = 1024 * 1024;
 
-/// How many chunks may wait for the hashing thread. The memory of a transfer is these, plus
-/// the one being hashed and the one being filled: 6 MiB, for 5 bytes or for 5 GiB.
+/// How many chunks may wait for the hashing thread. The memory of a transfer is these,
+/// plus the one being hashed and the one being filled: 6 MiB, for 5 bytes or 5 GiB.
 const WAITING: usize = 4;
 
 // ANCHOR: read_full
-/// Fills all of `buf` from `from`, `done` bytes into a body of `total`. One `read` returns
-/// what has arrived (lesson 03), so it loops. A source that ends first is an error that
-/// says how much came.
+/// Fills all of `buf` from `from`, `done` bytes into a body of `total`. One `read`
+/// returns what has arrived (lesson 03), so it loops. A source that ends first is an
+/// error that says how much came.
 pub fn read_full(
     from: &mut impl Read,
     buf: &mut [u8],
@@ -140,10 +140,10 @@ pub fn send_file(
 /// (from a socket or a file), `keep` does something with it (writes it to a file); the
 /// hashing runs meanwhile on a thread of its own.
 ///
-/// Why a thread: SHA-256 is the slowest step of a transfer (about 1.5 GiB/s on one core,
-/// where loopback TCP moves 5 GiB/s). Done in turn with the reads and the writes, their
-/// times add up; on two threads, receiving and writing the next chunk happen while this one
-/// is hashed, and a transfer takes about as long as the hashing alone.
+/// Why a thread: SHA-256 is the slowest step of a transfer (about 1.5 GiB/s on one
+/// core, where loopback TCP moves 5 GiB/s). Done in turn with the reads and the writes,
+/// their times add up; on two threads, receiving and writing the next chunk happen while
+/// this one is hashed, and a transfer takes about as long as the hashing alone.
 pub fn hash_stream(
     total: u64,
     mut fill: impl FnMut(&mut [u8], u64) -> anyhow::Result<()>,
@@ -184,8 +184,8 @@ pub fn hash_stream(
 }
 // ANCHOR_END: hash_stream
 
-/// The SHA-256 of a whole file, as hex: its bytes read in chunks (memory stays flat) while
-/// the hashing thread of [`hash_stream`] works on the chunk before.
+/// The SHA-256 of a whole file, as hex: its bytes read in chunks (memory stays flat)
+/// while the hashing thread of [`hash_stream`] works on the chunk before.
 pub fn sha256_of_file(path: &Path) -> anyhow::Result<String> {
     let reading = || format!("reading {}", path.display());
     let mut file = File::open(path).with_context(reading)?;
@@ -257,9 +257,9 @@ pub enum Received {
 
 // ANCHOR: receive_file
 /// Receives a body of `total` bytes into `dir/name` the safe way: into a part file,
-/// checked against `sha256`, renamed only when it matches. `seen` is told how many bytes
-/// came (progress). An `Err` means the body did not arrive whole (the connection is out of
-/// step).
+/// checked against `sha256`, renamed only when it matches. `seen` is told how many
+/// bytes came (progress). An `Err` means the body did not arrive whole (the connection is
+/// out of step).
 pub fn receive_file(
     conn: &mut impl Read,
     dir: &Path,

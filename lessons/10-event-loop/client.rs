@@ -158,7 +158,8 @@ fn run(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         for event in events.iter() {
             if let Some(conn) = conns.get_mut(&event.token()) {
-                on_ready(conn, all_open, args.rounds, &mut tally);
+                let closed = event.is_read_closed();
+                on_ready(conn, closed, all_open, args.rounds, &mut tally);
             }
         }
         if last_check.elapsed() >= Duration::from_millis(100) {
@@ -203,8 +204,15 @@ fn open(
 }
 
 // ANCHOR: on_ready
-/// A socket is ready: finish connecting, send what is waiting, gather the reply.
-fn on_ready(conn: &mut Conn, all_open: bool, rounds: u64, tally: &mut Tally) {
+/// A socket is ready: finish connecting, send what is waiting, gather the reply. `closed`
+/// says the event saw the server's FIN.
+fn on_ready(
+    conn: &mut Conn,
+    closed: bool,
+    all_open: bool,
+    rounds: u64,
+    tally: &mut Tally,
+) {
     if conn.stage == Stage::Connecting {
         // Connected, refused, or not yet: the pending error and the peer address say.
         if let Ok(Some(e)) | Err(e) = conn.stream.take_error() {
@@ -232,16 +240,17 @@ fn on_ready(conn: &mut Conn, all_open: bool, rounds: u64, tally: &mut Tally) {
     }
     let mut buf = [0u8; 256];
     while conn.stage == Stage::Waiting {
-        match conn.stream.read(&mut buf) {
+        let n = match conn.stream.read(&mut buf) {
             Ok(0) => return lose(conn, rounds, tally),
             Ok(n) => {
                 conn.out.trace_read(buf.len(), &buf[..n]);
                 conn.reply.extend_from_slice(&buf[..n]);
+                n
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return lose(conn, rounds, tally),
-        }
+        };
         if conn.reply.len() >= conn.expected.len() {
             tally.latencies.push(conn.sent_at.elapsed());
             if conn.reply == conn.expected {
@@ -257,6 +266,11 @@ fn on_ready(conn: &mut Conn, all_open: bool, rounds: u64, tally: &mut Tally) {
             if conn.rounds > 1 || all_open {
                 next_round(conn, rounds, tally);
             }
+        }
+        // A short read emptied the socket: what comes later raises a new event (see the
+        // server). The next reply cannot be here yet anyway: it was sent just now.
+        if n < buf.len() && !closed {
+            return;
         }
     }
 }

@@ -168,7 +168,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
             let Some(conn) = connections.get_mut(&event.token()) else {
                 continue; // an event for a connection closed earlier in this round
             };
-            if let Some(end) = on_ready(conn, &mut buf, args.quiet, out) {
+            let closed = event.is_read_closed();
+            if let Some(end) = on_ready(conn, &mut buf, closed, args.quiet, out) {
                 let conn = connections.remove(&event.token()).expect("just used");
                 close(conn, end, &poll, args.quiet, out);
             }
@@ -240,9 +241,15 @@ fn accept_all(
 
 // ANCHOR: on_ready
 /// A client's socket is ready: write what is pending, read what arrived, upper-case it,
-/// write it back — until the socket says `WouldBlock` either way. `Some(end)` when the
-/// connection is over.
-fn on_ready(conn: &mut Connection, buf: &mut [u8], quiet: bool, out: Out) -> Option<End> {
+/// write it back — until the socket is empty or full. `closed` says the event saw the
+/// client's FIN. `Some(end)` when the connection is over.
+fn on_ready(
+    conn: &mut Connection,
+    buf: &mut [u8],
+    closed: bool,
+    quiet: bool,
+    out: Out,
+) -> Option<End> {
     loop {
         if let Err(e) = flush(conn, out) {
             return Some(e);
@@ -276,6 +283,13 @@ fn on_ready(conn: &mut Connection, buf: &mut [u8], quiet: bool, out: Out) -> Opt
         }
         conn.pending
             .extend(buf[..n].iter().map(u8::to_ascii_uppercase));
+        // A read that did not fill the buffer emptied the socket, and on Linux a byte
+        // that arrives later raises a new event. So there is no need to read again only
+        // to hear `WouldBlock`: one system call less per message (tokio does the same).
+        // Unless the client's FIN came with this event: then read on, to its 0.
+        if n < buf.len() && !closed {
+            return flush(conn, out).err();
+        }
     }
 }
 
