@@ -35,6 +35,7 @@ fn main() {
     let max = clients.to_string();
     let args = ["--port", "0", "--quiet", "--max-clients", &max];
     let mut all_ok = true;
+    let mut seen_by = Vec::new();
     for (name, program) in [
         (
             "lesson10-server (one thread, an event loop)",
@@ -54,6 +55,7 @@ fn main() {
         let mut load = load_client(server.addr, clients, rounds);
         let ended = server.wait();
         let seen = watch.stop();
+        seen_by.push(seen);
         let round_trips = (load.exact + load.wrong).max(1) as f64;
         load.server_cpu_us = seen.cpu_ticks as f64 * 10_000.0 / round_trips;
         all_ok &= load.all_exact() && ended;
@@ -71,7 +73,16 @@ fn main() {
             if ended { "cleanly" } else { "with an error" }
         );
     }
-    println!("\ntargets: lesson10-server 0 lost, one thread, peak RSS < 64 MiB");
+    if let [event_loop, threads] = seen_by[..] {
+        println!(
+            "\na thread per client against the event loop: {:.0} x the threads, {:.1} x the \
+             peak memory, {:.1} x the CPU",
+            threads.max_threads as f64 / event_loop.max_threads.max(1) as f64,
+            threads.peak_kib as f64 / event_loop.peak_kib.max(1) as f64,
+            threads.cpu_ticks as f64 / event_loop.cpu_ticks.max(1) as f64
+        );
+    }
+    println!("targets: lesson10-server 0 lost, one thread, peak RSS < 64 MiB");
     if !all_ok {
         println!("SOME ROUND TRIPS WERE LOST OR WRONG (see above)");
         std::process::exit(1);

@@ -8,8 +8,6 @@
 mod common;
 use common::*;
 
-use socket_lab::out::plural;
-
 const SERVER: &str = "lesson08-server";
 const SOCKETSERVER: &str = "lesson08-socketserver-echo";
 const CLIENT: &str = "lesson08-client";
@@ -24,26 +22,13 @@ fn two_clients_are_answered_while_both_are_connected() {
 
 #[test]
 fn the_plain_server_runs_a_thread_for_each_connected_client() {
-    let session = Session::start(SERVER, &["--max-clients", "2"]);
-    let (addr, pid) = (session.addr(), session.pid());
-    let log = &mut Vec::new();
-    let threads = |log: &mut Vec<String>| {
-        let n = threads_of(pid);
-        log.push(format!("/proc: the server runs {}", plural(n, "thread")));
-        n
-    };
-    assert_eq!(threads(log), 1, "before any client: only the accept loop");
-    let mut a = Peer::connect("A", &addr, log);
-    assert_eq!(a.round_trip("a", log), "A");
-    assert_eq!(threads(log), 2, "A is served by a thread of its own");
-    let mut b = Peer::connect("B", &addr, log);
-    assert_eq!(b.round_trip("b", log), "B");
-    assert_eq!(threads(log), 3, "and B by another, at the same time");
-    a.leaves(log);
-    b.leaves(log);
-    let server = session.finish();
-    server.assert_code(0);
-    assert_transcript("lesson08_a_thread_each", &scripted_transcript(&server, log));
+    let (server, log, counts) = threads_with_two_clients(SERVER);
+    // Before any client only the accept loop; then A has a thread of its own, and B another.
+    assert_eq!(counts, [1, 2, 3]);
+    assert_transcript(
+        "lesson08_a_thread_each",
+        &scripted_transcript(&server, &log),
+    );
 }
 
 #[test]

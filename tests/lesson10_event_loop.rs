@@ -10,8 +10,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
-use socket_lab::out::plural;
-
 const SERVER: &str = "lesson10-server";
 const CLIENT: &str = "lesson10-client";
 const MB: usize = 1_000_000;
@@ -43,26 +41,10 @@ fn two_clients_are_answered_exactly_as_lesson08_answers_them() {
 
 #[test]
 fn one_thread_serves_every_connected_client() {
-    let session = Session::start(SERVER, &["--max-clients", "2"]);
-    let (addr, pid) = (session.addr(), session.pid());
-    let log = &mut Vec::new();
-    let threads = |log: &mut Vec<String>| {
-        let n = threads_of(pid);
-        log.push(format!("/proc: the server runs {}", plural(n, "thread")));
-        n
-    };
-    assert_eq!(threads(log), 1, "before any client");
-    let mut a = Peer::connect("A", &addr, log);
-    assert_eq!(a.round_trip("a", log), "A");
-    assert_eq!(threads(log), 1, "A is served by the same thread");
-    let mut b = Peer::connect("B", &addr, log);
-    assert_eq!(b.round_trip("b", log), "B");
-    assert_eq!(threads(log), 1, "and so is B, at the same time");
-    a.leaves(log);
-    b.leaves(log);
-    let server = session.finish();
-    server.assert_code(0);
-    assert_transcript("lesson10_one_thread", &scripted_transcript(&server, log));
+    let (server, log, counts) = threads_with_two_clients(SERVER);
+    // Before any client, with A, with A and B: the same one thread.
+    assert_eq!(counts, [1, 1, 1]);
+    assert_transcript("lesson10_one_thread", &scripted_transcript(&server, &log));
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use socket2::SockRef;
+use socket_lab::out::plural;
 
 use super::{transcript, Run, Session, LIMIT};
 
@@ -179,4 +180,31 @@ pub fn two_clients_at_once(bin: &str) -> (Run, Vec<String>) {
     server.assert_stdout_contains("(serving 2 clients now)");
     server.assert_stdout_contains("served 2 clients, stopping");
     (server, log.to_vec())
+}
+
+/// Counts the threads of server `bin` (in `/proc/PID/task`) before any client, with A
+/// connected and answered, and with A and B: returns the server's run, what happened, and
+/// the three counts.
+pub fn threads_with_two_clients(bin: &str) -> (Run, Vec<String>, Vec<usize>) {
+    let session = Session::start(bin, &["--max-clients", "2"]);
+    let (addr, pid) = (session.addr(), session.pid());
+    let mut log = Vec::new();
+    let mut counts = Vec::new();
+    let mut count = |log: &mut Vec<String>| {
+        let n = threads_of(pid);
+        log.push(format!("/proc: the server runs {}", plural(n, "thread")));
+        counts.push(n);
+    };
+    count(&mut log);
+    let mut a = Peer::connect("A", &addr, &mut log);
+    assert_eq!(a.round_trip("a", &mut log), "A");
+    count(&mut log);
+    let mut b = Peer::connect("B", &addr, &mut log);
+    assert_eq!(b.round_trip("b", &mut log), "B");
+    count(&mut log);
+    a.leaves(&mut log);
+    b.leaves(&mut log);
+    let server = session.finish();
+    server.assert_code(0);
+    (server, log, counts)
 }
