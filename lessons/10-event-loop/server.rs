@@ -123,19 +123,17 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // Every client is a file descriptor: allow as many as the system lets this process
     // have (the soft limit is often 1024; the hard limit is the most it may be raised to).
     socket_lab::limits::raise_open_files_limit();
-    let mut listener = Some(listen(args)?);
-    if let Some(listener) = &listener {
-        out.listening(listener.local_addr()?);
-    }
+    let mut socket = listen(args)?;
+    out.listening(socket.local_addr()?);
     let idle = Duration::from_millis(args.idle_timeout_ms);
 
     // ANCHOR: event_loop
     let mut poll = Poll::new().context("creating the poll instance")?;
     let mut events = Events::with_capacity(1024);
-    if let Some(listener) = listener.as_mut() {
-        poll.registry()
-            .register(listener, LISTENER, Interest::READABLE)?;
-    }
+    poll.registry()
+        .register(&mut socket, LISTENER, Interest::READABLE)?;
+    // `None` once --max-clients have been accepted: the listening socket is closed.
+    let mut listener = Some(socket);
     // The registry of connections: every client the loop serves, by its token.
     let mut connections: HashMap<Token, Connection> = HashMap::new();
     let mut accepted = 0;
@@ -169,8 +167,10 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
                 continue; // an event for a connection closed earlier in this round
             };
             let closed = event.is_read_closed();
-            if let Some(end) = on_ready(conn, &mut buf, closed, args.quiet, out) {
-                let conn = connections.remove(&event.token()).expect("just used");
+            let Some(end) = on_ready(conn, &mut buf, closed, args.quiet, out) else {
+                continue; // still connected: wait for its next event
+            };
+            if let Some(conn) = connections.remove(&event.token()) {
                 close(conn, end, &poll, args.quiet, out);
             }
         }
