@@ -71,7 +71,7 @@ fn lesson08s_client_gets_the_same_replies_from_the_event_loop() {
 #[test]
 fn a_client_that_says_nothing_is_closed_after_the_idle_timeout() {
     let session =
-        Session::start(SERVER, &["--max-clients", "2", "--idle-timeout-ms", "1000"]);
+        Session::start(SERVER, &["--max-clients", "2", "--idle-timeout-ms", "2000"]);
     let addr = session.addr();
     let log = &mut Vec::new();
     let mut silent = Peer::connect("A", &addr, log);
@@ -90,7 +90,7 @@ fn a_client_that_says_nothing_is_closed_after_the_idle_timeout() {
     log.push("A: the server closed the connection".into());
     let server = session.finish();
     server.assert_code(0);
-    server.assert_stdout_contains("idle for 1000 ms: closed");
+    server.assert_stdout_contains("idle for 2000 ms: closed");
     assert_transcript("lesson10_idle", &scripted_transcript(&server, log));
 }
 
