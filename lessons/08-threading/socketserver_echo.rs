@@ -88,7 +88,7 @@ impl RequestHandler for UpperEcho {
         Ok(())
     }
 
-    /// Lesson 02's communication loop, unchanged: it blocks only this client's thread.
+    /// Lesson 02's communication loop: it blocks only this client's thread.
     fn handle(&mut self, req: &mut Request) -> std::io::Result<()> {
         let conn = &mut req.request;
         let mut buf = [0u8; 1024];
@@ -111,9 +111,11 @@ impl RequestHandler for UpperEcho {
                 self.out
                     .line(format!("received from {}: {text}", req.client_address));
             }
-            let reply = buf[..n].to_ascii_uppercase();
-            conn.write_all(&reply)?;
-            self.out.trace_write(&reply);
+            // Upper-cased in place: no new buffer for every message.
+            let reply = &mut buf[..n];
+            reply.make_ascii_uppercase();
+            conn.write_all(reply)?;
+            self.out.trace_write(reply);
         }
     }
 
