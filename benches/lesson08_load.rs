@@ -229,7 +229,7 @@ fn main() {
     let rounds: usize = option("--rounds")
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
-    socket_lab::limits::raise_open_files_limit();
+    let _ = socket_lab::limits::raise_open_file_limit();
 
     if let Some(target) = option("--target") {
         let Some(addr) = target.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
@@ -248,7 +248,16 @@ fn main() {
     );
     println!();
     let max = clients.to_string();
-    let quiet = ["--port", "0", "--quiet", "--max-clients", &max];
+    // Every client at once (--max-connections), whatever --clients asks.
+    let quiet = [
+        "--port",
+        "0",
+        "--quiet",
+        "--max-clients",
+        &max,
+        "--max-connections",
+        &max,
+    ];
     let lesson08 = env!("CARGO_BIN_EXE_lesson08-server");
     let socketserver = env!("CARGO_BIN_EXE_lesson08-socketserver-echo");
     let lesson10 = env!("CARGO_BIN_EXE_lesson10-server");

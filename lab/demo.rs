@@ -70,6 +70,9 @@ fn build(demo: &Demo) -> anyhow::Result<()> {
     for client in demo.clients {
         cmd.args(["--bin", client.bin]);
     }
+    if let Some(relay) = &demo.relay {
+        cmd.args(["--bin", relay.bin]);
+    }
     if !cfg!(debug_assertions) {
         cmd.arg("--release");
     }
@@ -123,6 +126,7 @@ fn show(side: &str, line: &str) {
     let tag = format!("{side:>6} │");
     let text = match side {
         "server" => format!("{} {}", tag.cyan(), line.cyan()),
+        "relay" => format!("{} {}", tag.yellow(), line.yellow()),
         _ => format!("{} {}", tag.green(), line.green()),
     };
     print(&format!("{text}\n"));
@@ -134,6 +138,7 @@ struct Screen {
     rx: Receiver<Event>,
     closed_server: usize,
     closed_client: usize,
+    closed_relay: usize,
 }
 
 impl Screen {
@@ -141,10 +146,10 @@ impl Screen {
     /// passes.
     fn until_closed(&mut self, side: &str, streams: usize, deadline: Instant) -> bool {
         loop {
-            let closed = if side == "server" {
-                self.closed_server
-            } else {
-                self.closed_client
+            let closed = match side {
+                "server" => self.closed_server,
+                "relay" => self.closed_relay,
+                _ => self.closed_client,
             };
             if closed >= streams {
                 return true;
@@ -153,6 +158,7 @@ impl Screen {
             match self.rx.recv_timeout(left) {
                 Ok(Event::Line(side, line)) => show(side, &line),
                 Ok(Event::Closed("server")) => self.closed_server += 1,
+                Ok(Event::Closed("relay")) => self.closed_relay += 1,
                 Ok(Event::Closed(_)) => self.closed_client += 1,
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                     return false
@@ -162,32 +168,63 @@ impl Screen {
     }
 }
 
+/// A program that runs until the demo stops it (the relay): stopped when dropped, on every
+/// way out of `play`, errors included.
+struct StopOnDrop(Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a program that listens (the server, a relay) on a free port, shows its first
+/// line and forwards the rest of its output, tagged `side`. Returns it and its port.
+fn start(
+    name: &str,
+    args: &[&str],
+    side: &'static str,
+    tx: &Sender<Event>,
+) -> anyhow::Result<(Child, u16)> {
+    let args = [args, &["--port", "0"]].concat();
+    // Its first line tells where it listens; whoever talks to it needs that port.
+    let mut started = socket_lab::spawn::start(&mut command(name, &args, Stdio::null())?)
+        .with_context(|| format!("starting {name} (build it first: cargo build)"))?;
+    show(side, &started.first_line);
+    forward(started.stdout, side, tx);
+    let stderr = started.child.stderr.take().context("its stderr")?;
+    forward(stderr, side, tx);
+    Ok((started.child, started.addr.port()))
+}
+
 fn play(demo: &Demo) -> anyhow::Result<()> {
     let deadline = Instant::now() + LIMIT;
-    let mut args = demo.server_args.to_vec();
-    args.extend(["--port", "0"]);
-    // The server's first line tells where it listens; the clients need that port.
-    let started =
-        socket_lab::spawn::start(&mut command(demo.server, &args, Stdio::null())?)
-            .with_context(|| {
-                format!("starting {} (build it first: cargo build)", demo.server)
-            })?;
-    let mut server = started.child;
-    let port = started.addr.port().to_string();
-    show("server", &started.first_line);
-
     let (tx, rx) = channel();
-    forward(started.stdout, "server", &tx);
-    forward(
-        server.stderr.take().context("server stderr")?,
-        "server",
-        &tx,
-    );
+    let (mut server, port) = start(demo.server, demo.server_args, "server", &tx)?;
     let mut screen = Screen {
         rx,
         closed_server: 0,
         closed_client: 0,
+        closed_relay: 0,
     };
+
+    // With a relay, the clients talk to the relay, and the relay to the server.
+    let (relay, port) = match &demo.relay {
+        None => (None, port),
+        Some(r) => {
+            let to = format!("127.0.0.1:{port}");
+            let args = [r.args, &["--to", to.as_str()]].concat();
+            match start(r.bin, &args, "relay", &tx) {
+                Ok((child, port)) => (Some(StopOnDrop(child)), port),
+                Err(e) => {
+                    let _ = server.kill();
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let port = port.to_string();
 
     for (i, client) in demo.clients.iter().enumerate() {
         let mut args = client.args.to_vec();
@@ -214,6 +251,11 @@ fn play(demo: &Demo) -> anyhow::Result<()> {
         bail!("the server did not stop within {LIMIT:?}; stopped it");
     }
     let status = server.wait().context("waiting for the server")?;
+    // The relay would run forever: the transfer is over, so stop it and show its last lines.
+    if let Some(relay) = relay {
+        drop(relay);
+        screen.until_closed("relay", 2, deadline);
+    }
     let code = status.code().map_or("none".to_string(), |c| c.to_string());
     print(&format!(
         "{}\n",

@@ -23,7 +23,16 @@ pub struct Demo {
     /// Server arguments; the lab adds `--port 0`. They must make the server end by
     /// itself.
     pub server_args: &'static [&'static str],
+    /// A program between the clients and the server (lesson 09's lossy relay), if any.
+    pub relay: Option<Relay>,
     pub clients: &'static [Client],
+}
+
+/// A relay: started after the server, with `--to 127.0.0.1:PORT` (the server's real port) and
+/// `--port 0`; the clients are sent to the relay's port. It is stopped when the server ends.
+pub struct Relay {
+    pub bin: &'static str,
+    pub args: &'static [&'static str],
 }
 
 /// One client run of a demo: the lab adds `--port` with the server's real port.
@@ -45,6 +54,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson01-server",
             server_args: &["--trace"],
+            relay: None,
             clients: &[Client {
                 bin: "lesson01-client",
                 args: &["--trace", "hello"],
@@ -62,6 +72,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson02-server",
             server_args: &["--max-clients", "2"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson02-client",
@@ -86,6 +97,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson03-server",
             server_args: &["--case", "partial"],
+            relay: None,
             clients: &[Client {
                 bin: "lesson03-client",
                 args: &["--case", "partial"],
@@ -103,6 +115,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson04-server",
             server_args: &["--case", "sender", "--max-clients", "2", "--trace"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson04-client",
@@ -128,6 +141,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson05-server",
             server_args: &["--max-clients", "2"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson05-client",
@@ -152,6 +166,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson06-server",
             server_args: &["--root", "target/lesson06-demo", "--max-clients", "3"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson06-client",
@@ -187,6 +202,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson07-server",
             server_args: &["--max-datagrams", "2"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson07-client",
@@ -217,10 +233,48 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson08-server",
             server_args: &["--max-clients", "3"],
+            relay: None,
             clients: &[Client {
                 bin: "lesson08-client",
                 args: &["--connections", "3"],
                 stdin: "hello\nhow are you?\n",
+            }],
+        },
+    },
+    Lesson {
+        number: "09",
+        slug: "09-tftp",
+        title: "TFTP",
+        shows: "a real protocol on UDP: lock-step DATA and ACK, timeouts, duplicates, a new port per transfer",
+        terminal1: "cargo run --bin lesson09-server -- --root lessons/09-tftp/files",
+        terminal2: "cargo run --bin lesson09-client -- get hello.txt --trace",
+        demo: Demo {
+            server: "lesson09-server",
+            server_args: &[
+                "--root",
+                "lessons/09-tftp/files",
+                "--max-requests",
+                "1",
+                "--timeout-ms",
+                "500",
+            ],
+            relay: Some(Relay {
+                bin: "lesson09-relay",
+                args: &["--drop-every", "3"],
+            }),
+            clients: &[Client {
+                bin: "lesson09-client",
+                args: &[
+                    "get",
+                    "hello.txt",
+                    "--out",
+                    "target/lesson09-demo",
+                    "--force",
+                    "--timeout-ms",
+                    "5000",
+                    "--trace",
+                ],
+                stdin: "",
             }],
         },
     },
@@ -234,6 +288,7 @@ pub const LESSONS: &[Lesson] = &[
         demo: Demo {
             server: "lesson10-server",
             server_args: &["--max-clients", "4"],
+            relay: None,
             clients: &[
                 Client {
                     bin: "lesson08-client",
@@ -246,6 +301,24 @@ pub const LESSONS: &[Lesson] = &[
                     stdin: "",
                 },
             ],
+        },
+    },
+    Lesson {
+        number: "11",
+        slug: "11-lifecycle",
+        title: "The connection's life",
+        shows: "the handshake and the close, each end's state; TIME_WAIT, SO_REUSEADDR; listen(n)",
+        terminal1: "cargo run --bin lesson11-server -- --close-first server",
+        terminal2: "cargo run --bin lesson11-client -- --close-first server",
+        demo: Demo {
+            server: "lesson11-server",
+            server_args: &["--close-first", "server", "--max-clients", "1"],
+            relay: None,
+            clients: &[Client {
+                bin: "lesson11-client",
+                args: &["--close-first", "server"],
+                stdin: "",
+            }],
         },
     },
 ];

@@ -36,6 +36,11 @@ pub fn print() {
             lesson.number
         );
     }
+    let _ = writeln!(
+        text,
+        "Practise: each chapter ends with exercises you write and the lab checks: {}",
+        "cargo run --bin lab -- check".cyan()
+    );
     let _ = writeln!(text, "Run every test: cargo test");
     crate::demo::print(&text);
 }

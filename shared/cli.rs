@@ -18,12 +18,13 @@ pub enum ColorWhen {
 #[derive(Clone, Debug, clap::Args)]
 pub struct Style {
     /// Colour the output: auto (a terminal without NO_COLOR), always or never.
-    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true)]
+    // Shown last in --help, also under a subcommand (`lab proxy --help`).
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN", global = true, display_order = 100)]
     pub color: ColorWhen,
 
     /// Show every send and receive as it happens: the size asked, the size got, and the
     /// bytes.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, display_order = 101)]
     pub trace: bool,
 }
 
@@ -41,8 +42,24 @@ impl Style {
 }
 
 /// The default port of a lab program: 9000 + its lesson number (`lesson05-client` ->
-/// 9005). `None` for a program that is not a lesson's.
+/// 9005). A relay runs in front of its lesson's server, so it needs a port of its own: 100
+/// above (`lesson09-relay` -> 9109). `None` for a program that is not a lesson's.
 pub fn default_port(program: &str) -> Option<u16> {
-    let lesson = program.strip_prefix("lesson")?.get(..2)?;
-    lesson.parse::<u16>().ok().map(|nn| 9000 + nn)
+    let rest = program.strip_prefix("lesson")?;
+    let nn = rest.get(..2)?.parse::<u16>().ok()?;
+    let relay = if rest.ends_with("-relay") { 100 } else { 0 };
+    Some(9000 + relay + nn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_port;
+
+    #[test]
+    fn a_lesson_program_listens_on_9000_plus_its_lesson_and_a_relay_100_above() {
+        assert_eq!(default_port("lesson05-client"), Some(9005));
+        assert_eq!(default_port("lesson09-server"), Some(9009));
+        assert_eq!(default_port("lesson09-relay"), Some(9109));
+        assert_eq!(default_port("lab"), None);
+    }
 }

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use colored::Colorize;
 
+use crate::proc_tcp::State;
+
 /// Prints an error as one line on stderr and turns the outcome into the process exit
 /// code.
 pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
@@ -40,22 +42,51 @@ pub fn connect_error(err: std::io::Error, addr: &str, server_bin: &str) -> anyho
     }
 }
 
-/// Explains a failed `bind`. "Address in use" says which program holds the port (when
-/// this machine lets us see it) and how to choose another port.
+/// Whether a read or a write failed because its timeout passed (`set_read_timeout`,
+/// lesson 03): Linux and macOS say WouldBlock (EAGAIN), Windows TimedOut.
+pub fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// [`is_timeout`] for an error with context around it: the cause may be an I/O error,
+/// or a frame reader's I/O error.
+pub fn timed_out(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let frame = match cause.downcast_ref::<crate::frame::ReadError>() {
+            Some(crate::frame::ReadError::Io(io)) => Some(io),
+            _ => None,
+        };
+        let io = cause.downcast_ref::<std::io::Error>().or(frame);
+        io.is_some_and(is_timeout)
+    })
+}
+
+/// Explains a failed `bind`. "Address in use" says what holds the port (when this machine
+/// lets us see it: a listening program, or old connections in TIME_WAIT) and how to choose
+/// another port.
 pub fn bind_error(err: std::io::Error, addr: &str) -> anyhow::Error {
+    let another_port = "choose another port with --port N (--port 0 picks any free port)";
     match err.kind() {
         ErrorKind::AddrInUse => {
-            let port = addr.rsplit(':').next().unwrap_or("");
-            let holder = port
-                .parse()
-                .ok()
-                .and_then(crate::errors::who_listens)
-                .map(|who| format!("{who} holds it"))
-                .unwrap_or_else(|| "another program holds it".to_string());
-            anyhow::anyhow!(
-                "address {addr} is already in use: {holder}. Stop that program, or choose \
-                 another port with --port N (--port 0 picks any free port)"
-            )
+            let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            if let Some(who) = port.and_then(crate::errors::who_listens) {
+                anyhow::anyhow!(
+                    "address {addr} is already in use: {who} holds it. Stop that program, \
+                     or {another_port}"
+                )
+            } else if port.is_some_and(in_time_wait) {
+                anyhow::anyhow!(
+                    "address {addr} is already in use: an old connection of this port is in \
+                     TIME_WAIT, for 60 s, because this side closed it first. Wait for it to \
+                     end, or {another_port}. (A server binds at once if both its listening \
+                     socket and the old one set SO_REUSEADDR: lesson 11)"
+                )
+            } else {
+                anyhow::anyhow!(
+                    "address {addr} is already in use: another program holds it. Stop that \
+                     program, or {another_port}"
+                )
+            }
         }
         ErrorKind::AddrNotAvailable => anyhow::anyhow!(
             "cannot bind {addr}: that address does not belong to this machine. Try --host 127.0.0.1"
@@ -121,32 +152,22 @@ pub fn who_listens(port: u16) -> Option<String> {
     None
 }
 
-/// The socket inodes listening on `port`, from /proc/net/tcp and /proc/net/tcp6.
+/// The socket inodes listening on `port`, from Linux's table of TCP sockets.
 fn listening_inodes(port: u16) -> Vec<String> {
-    const LISTEN: &str = "0A";
-    let mut inodes = Vec::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            // cols[1] is "ADDR:PORT" in hex, cols[3] the state, cols[9] the inode.
-            let (Some(local), Some(state), Some(inode)) =
-                (cols.get(1), cols.get(3), cols.get(9))
-            else {
-                continue;
-            };
-            let local_port = local
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
-            if *state == LISTEN && local_port == Some(port) && *inode != "0" {
-                inodes.push(inode.to_string());
-            }
-        }
-    }
-    inodes
+    let sockets = crate::proc_tcp::sockets_on(port).unwrap_or_default();
+    sockets
+        .iter()
+        .filter(|s| s.state == State::Listen && s.local.port() == port && s.inode != 0)
+        .map(|s| s.inode.to_string())
+        .collect()
+}
+
+/// Whether a connection on `port` (as its local port) is in TIME_WAIT.
+fn in_time_wait(port: u16) -> bool {
+    let sockets = crate::proc_tcp::sockets_on(port).unwrap_or_default();
+    sockets
+        .iter()
+        .any(|s| s.state == State::TimeWait && s.local.port() == port)
 }
 
 #[cfg(test)]

@@ -6,10 +6,19 @@
 //! below only make it reachable for the lessons that come after it, as `socket_lab::…`.
 
 pub mod cli;
+pub mod encoding;
 pub mod errors;
 pub mod input;
+/// Lesson 08's limits: the open-file limit, a cap on connections, backing off when
+/// `accept` fails.
+#[path = "../lessons/08-threading/limits.rs"]
 pub mod limits;
 pub mod out;
+/// Lesson 11's window on the kernel: Linux's table of TCP sockets (`/proc/net/tcp`), the
+/// state of each end of a connection (`lab states`), and what holds a port (the "address
+/// in use" error).
+#[path = "../lessons/11-lifecycle/proc_tcp.rs"]
+pub mod proc_tcp;
 /// Lesson 08's server framework, Python's `socketserver` in small named steps.
 #[path = "../lessons/08-threading/socketserver.rs"]
 pub mod socketserver;
@@ -29,6 +38,13 @@ pub mod json_header;
 /// name.
 #[path = "../lessons/06-json-header/transfer.rs"]
 pub mod transfer;
+
+/// Lesson 09's TFTP packets (pure codec) and the lock-step of a transfer. The code lives in the
+/// lesson's folder; its server, client and relay, and the tests, use it from here.
+#[path = "../lessons/09-tftp/packet.rs"]
+pub mod tftp;
+#[path = "../lessons/09-tftp/transfer.rs"]
+pub mod tftp_transfer;
 
 pub use cli::{ColorWhen, Style};
 pub use errors::exit_code;

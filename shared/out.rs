@@ -96,6 +96,58 @@ pub fn plural(n: usize, unit: &str) -> String {
     }
 }
 
+// ANCHOR: escape
+/// Bytes a peer sent, as they may be shown on ONE line of a terminal.
+///
+/// Printed raw, a peer's bytes can command the terminal: an escape sequence (`ESC [2J`)
+/// clears or recolours the screen, a `\r` sends the cursor back to overwrite the start of
+/// the line, a `\n` starts a line that looks like one of ours. So every control character
+/// is shown as an escape — `\e`, `\r`, `\n`, `\t`, `\0`, `\x07` — and so is every byte
+/// that is not UTF-8 (`\xff`). Text in any language is shown as it is. This is for the
+/// eyes, not a reversible encoding: a `\` the peer sent is shown as it is.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut shown = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\x1b' => shown.push_str("\\e"),
+                '\r' => shown.push_str("\\r"),
+                '\n' => shown.push_str("\\n"),
+                '\t' => shown.push_str("\\t"),
+                '\0' => shown.push_str("\\0"),
+                c if c.is_ascii_control() => {
+                    shown.push_str(&format!("\\x{:02x}", c as u8))
+                }
+                c if commands_the_terminal(c) => {
+                    shown.push_str(&format!("\\u{{{:x}}}", c as u32))
+                }
+                c => shown.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            shown.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    shown
+}
+
+/// Text from a peer that is MEANT to have several lines (a command's output): each line
+/// shown as [`escape`] shows it, the line breaks kept — `\n`, or Windows' `\r\n`. A `\r`
+/// anywhere else is shown escaped: it could overwrite the line.
+pub fn escape_lines(bytes: &[u8]) -> String {
+    let line = |l: &[u8]| escape(l.strip_suffix(b"\r").unwrap_or(l));
+    let lines: Vec<String> = bytes.split(|&b| b == b'\n').map(line).collect();
+    lines.join("\n")
+}
+
+/// Characters beyond ASCII that a terminal obeys instead of showing: the C1 controls
+/// (`\u{9b}` starts an escape sequence on some terminals) and the marks that reverse the
+/// direction of text (they can make a line read differently from what it holds).
+fn commands_the_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+// ANCHOR_END: escape
+
 /// How many bytes of a message a trace line shows before it cuts.
 const PREVIEW_BYTES: usize = 48;
 
@@ -146,6 +198,44 @@ mod tests {
     fn long_data_is_cut() {
         let long = vec![b'a'; 50];
         assert_eq!(preview(&long), format!("{:?} … (+2 more)", "a".repeat(48)));
+    }
+
+    #[test]
+    fn control_characters_and_bytes_that_are_not_utf8_are_shown_escaped() {
+        assert_eq!(escape(b"hi\r* bob left"), r"hi\r* bob left");
+        assert_eq!(escape(b"\x1b[2Jred\x07\t\0\n"), r"\e[2Jred\x07\t\0\n");
+        assert_eq!(escape(b"\xff\xfeok\x7f"), r"\xff\xfeok\x7f");
+        assert_eq!(
+            escape("报告 \u{9b}2J \u{202e}txt".as_bytes()),
+            r"报告 \u{9b}2J \u{202e}txt"
+        );
+        assert_eq!(escape(br"C:\dir"), r"C:\dir");
+    }
+
+    #[test]
+    fn text_of_several_lines_keeps_its_line_breaks_only() {
+        // Windows' `\r\n` ends a line; a `\r` in the middle could overwrite it: escaped.
+        assert_eq!(
+            escape_lines(b"1\n2\r\n\x1b[31m3\rx\n"),
+            "1\n2\n\\e[31m3\\rx\n"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_bytes_never_reach_the_terminal_as_controls(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let line = escape(&bytes);
+            proptest::prop_assert!(!line.chars().any(commands_the_terminal), "{line:?}");
+            let lines = escape_lines(&bytes);
+            let kept = lines.chars().filter(|&c| c != '\n');
+            proptest::prop_assert!(!kept.clone().any(commands_the_terminal), "{lines:?}");
+            // Plain printable ASCII comes through as it is.
+            if bytes.iter().all(|b| (b' '..=b'~').contains(b)) {
+                proptest::prop_assert_eq!(line.as_bytes(), &bytes[..]);
+            }
+        }
     }
 
     #[test]

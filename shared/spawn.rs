@@ -1,5 +1,6 @@
-//! Starting a lab server from another program (`lab demo`, the tests, the benches) and
-//! learning where it listens from its first line, `listening on HOST:PORT`.
+//! Starting a lab server from another program (`lab demo`, `lab check`, the tests, the
+//! benches) and learning where it listens from its first line, `listening on HOST:PORT`; and
+//! finding a port where nobody listens, for a client that must meet no server.
 //!
 //! Started with `--port 0`, a server listens on whatever port the system gives it; its first
 //! line says which. Waiting for that line is also the synchronisation: once it is printed,
@@ -70,4 +71,35 @@ impl Listening {
         std::thread::spawn(move || std::io::copy(&mut rest, &mut std::io::sink()));
         self.child
     }
+}
+
+/// A TCP port where nobody listens, at the moment of looking (see [`unused_port`]).
+pub fn free_tcp_port() -> Option<u16> {
+    unused_port(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// A UDP port where nobody receives, at the moment of looking (see [`unused_port`]).
+pub fn free_udp_port() -> Option<u16> {
+    unused_port(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok())
+}
+
+/// A free port chosen BELOW the system's ephemeral range (where clients' own ports come
+/// from), starting at a random place. A port from inside that range could be handed to the
+/// very client run against it: a UDP client would then receive its own datagram, and a TCP
+/// client connecting to its own port connects to itself ("self-connect").
+fn unused_port(is_free: impl Fn(u16) -> bool) -> Option<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let first: u16 = 20000;
+    let span = ephemeral_low.saturating_sub(first).max(1);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let start = (random % u64::from(span)) as u16;
+    (0..span)
+        .map(|i| first + (start + i) % span)
+        .find(|&port| is_free(port))
 }

@@ -155,3 +155,31 @@ fn lab_demo_02_runs_server_and_clients_together_and_ends_by_itself() {
     let demo = run_demo("02");
     assert_transcript("lab_demo_02", &demo.transcript(&["server", "client"]));
 }
+
+#[test]
+fn a_peers_control_bytes_are_shown_escaped_on_the_servers_terminal() {
+    // nc, or any program, can send bytes that command a terminal: ESC [2J clears the screen,
+    // \r goes back to overwrite the line, \x07 rings the bell; \xff is not UTF-8.
+    let session = Session::start(SERVER, &["--max-clients", "1"]);
+    let mut peer = std::net::TcpStream::connect(session.addr()).expect("connect");
+    let sent = b"\x1b[2J\rserver: all clear\x07\xff";
+    std::io::Write::write_all(&mut peer, sent).expect("send");
+    let mut reply = [0u8; 64];
+    let n = std::io::Read::read(&mut peer, &mut reply).expect("the reply");
+    assert_eq!(&reply[..n], b"\x1b[2J\rSERVER: ALL CLEAR\x07\xff");
+    drop(peer);
+    let server = session.finish();
+    server.assert_code(0);
+    server.assert_stdout_contains(r"received: \e[2J\rserver: all clear\x07\xff");
+    assert!(
+        !server.stdout.contains(['\x1b', '\r', '\x07']),
+        "a raw control byte on the terminal: {:?}",
+        server.stdout
+    );
+    let text = format!(
+        "{}\n# what the peer sent: ESC [2J (clear the screen), a carriage return (back to \
+         the\n# start of the line), \"server: all clear\", BEL (0x07) and 0xff (not UTF-8)\n",
+        transcript(&[&server])
+    );
+    assert_transcript("lesson02_escaped", &text);
+}

@@ -108,7 +108,8 @@ fn a_2000_byte_datagram_read_into_1024_bytes_gives_1024_and_the_rest_is_gone() {
     // 1024 bytes: all the "a"s and 24 "b"s. The next receive is the next datagram, not the
     // remaining 976 "b"s.
     server.assert_stdout_contains(
-        "first recv_from(buf of 1024) -> 1024 bytes: 1000 × \"a\", 24 × \"b\"",
+        "first recv_from(buf of 1024) -> 1024 bytes of a 2000-byte datagram: \
+         1000 × \"a\", 24 × \"b\"",
     );
     server.assert_stdout_contains("next recv_from(buf of 1024) -> 4 bytes: \"next\"");
     assert_transcript("lesson07_truncation", &transcript(&[&server, &client]));

@@ -1,7 +1,8 @@
 //! The shape of the lab: every lesson folder has its binaries, its chapter, its place in the
-//! book's summary and in the lab tour, and its test file; `lessons/` holds only lessons; the
-//! book includes code by anchor and transcripts whole, in listings that fit the page;
-//! `cargo test` runs only the tests that exist.
+//! book's summary and in the lab tour, and its test file; every exercise has its starter,
+//! solution, hints and check; `lessons/` holds only lessons; the book includes code by anchor
+//! and transcripts whole, in listings that fit the page; `cargo test` runs only the tests
+//! that exist.
 
 mod common;
 use common::{bins, manifest_sections, transcripts_dir};
@@ -110,9 +111,7 @@ fn every_lesson_binary_lives_in_its_lesson_folder() {
 }
 
 /// The calls each chapter explains, and the lesson file that must show them: the subject of a
-/// lesson is in its own folder, not hidden in the library. (Lessons 05, 06 and 08 get their
-/// rows as their subjects move home: the frame loop, the JSON header, the accept loop with
-/// `thread::spawn`.)
+/// lesson is in its own folder, not hidden in the library.
 const CALLS: &[(&str, &[&str])] = &[
     (
         "lessons/01-echo/server.rs",
@@ -162,6 +161,19 @@ const CALLS: &[(&str, &[&str])] = &[
         &[".bind(", ".listen(", ".accept()", "thread::", ".spawn(move"],
     ),
     (
+        "lessons/09-tftp/packet.rs",
+        &["fn parse(", "from_be_bytes", "fn encode(", "to_be_bytes"],
+    ),
+    (
+        "lessons/09-tftp/transfer.rs",
+        &["set_read_timeout", "recv_from", "send_to"],
+    ),
+    (
+        "lessons/09-tftp/server.rs",
+        &["UdpSocket::bind", "recv_from", "send_to", "thread::spawn"],
+    ),
+    ("lessons/09-tftp/client.rs", &["UdpSocket::bind"]),
+    (
         "lessons/10-event-loop/server.rs",
         &[
             "set_nonblocking(true)",
@@ -172,6 +184,18 @@ const CALLS: &[(&str, &[&str])] = &[
             "WouldBlock",
         ],
     ),
+    (
+        "lessons/11-lifecycle/server.rs",
+        &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
+    ),
+    (
+        "lessons/11-lifecycle/client.rs",
+        &["TcpStream::connect", "connect_timeout", "state_of"],
+    ),
+    (
+        "lessons/11-lifecycle/close.rs",
+        &["drop(conn)", "wait_for", "State::TimeWait"],
+    ),
 ];
 
 #[test]
@@ -181,6 +205,99 @@ fn each_lesson_file_shows_the_calls_its_chapter_explains() {
         for call in *calls {
             assert!(text.contains(call), "{file} does not show `{call}`");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exercises (`cargo run --bin lab -- check`).
+
+/// Every exercise of a lesson is in its `exercises/` folder: a starter `eM_name.rs` whose
+/// first line says it is not started, and a solution `eM_name_solution.rs` with the listing
+/// the chapter shows; both are Cargo examples (`exNN-M`, `exNN-M-solution`); `hints.md` has
+/// its hints and `checks.rs` its check; the chapter shows the hints and the solution.
+#[test]
+fn every_exercise_is_a_starter_and_a_solution_with_hints_a_check_and_its_chapter() {
+    let examples: Vec<(String, String)> = manifest_sections("[[example]]")
+        .into_iter()
+        .map(|fields| {
+            let get = |key: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map_or(String::new(), |(_, v)| v.clone())
+            };
+            (get("name"), get("path"))
+        })
+        .collect();
+    let mut found = Vec::new();
+    for slug in lesson_slugs() {
+        let dir = format!("lessons/{slug}/exercises");
+        if !Path::new(&dir).is_dir() {
+            continue;
+        }
+        let (hints, checks) = (
+            read(format!("{dir}/hints.md")),
+            read(format!("{dir}/checks.rs")),
+        );
+        let chapter = read(format!("book/src/{slug}.md"));
+        for name in names(&dir) {
+            let Some(m) = name.strip_prefix('e').and_then(|r| r.split('_').next()) else {
+                continue;
+            };
+            if !name.ends_with(".rs") || name.ends_with("_solution.rs") || m.is_empty() {
+                continue;
+            }
+            let starter = format!("{dir}/{name}");
+            let solution = starter.replace(".rs", "_solution.rs");
+            let example = format!("ex{}-{m}", &slug[..2]);
+            found.push(example.clone());
+            assert!(
+                read(&starter).starts_with("// NOT STARTED"),
+                "{starter}: a starter's first line is `// NOT STARTED…`"
+            );
+            let text = read(&solution);
+            assert!(
+                !text.contains("// NOT STARTED") && text.contains("// ANCHOR: solution\n"),
+                "{solution}: a solution has no NOT STARTED line, and an anchor `solution`"
+            );
+            for (name, path) in [
+                (example.clone(), &starter),
+                (format!("{example}-solution"), &solution),
+            ] {
+                assert!(
+                    examples.contains(&(name.clone(), path.clone())),
+                    "Cargo.toml lacks [[example]] name = \"{name}\" path = \"{path}\""
+                );
+            }
+            assert!(
+                checks.contains(&format!("file: \"{starter}\"")),
+                "{dir}/checks.rs lacks {starter}"
+            );
+            assert!(
+                hints.contains(&format!("<!-- ANCHOR: e{m}_hint1 -->")),
+                "{dir}/hints.md has no hint for exercise {m}"
+            );
+            for shown in [
+                format!(
+                    "exercises/{}:solution}}}}",
+                    name.replace(".rs", "_solution.rs")
+                ),
+                format!("exercises/hints.md:e{m}_hint1}}}}"),
+            ] {
+                assert!(
+                    chapter.contains(&shown),
+                    "book/src/{slug}.md does not show {shown}"
+                );
+            }
+        }
+    }
+    // And no example that is not an exercise's.
+    for (name, path) in &examples {
+        let exercise = name.strip_suffix("-solution").unwrap_or(name);
+        assert!(
+            found.iter().any(|f| f == exercise) && path.contains("/exercises/"),
+            "[[example]] {name} ({path}) is not an exercise's starter or solution"
+        );
     }
 }
 
@@ -261,6 +378,25 @@ fn a_binary_has_a_test_harness_exactly_when_it_has_unit_tests() {
     }
 }
 
+/// Whether doc comments in `text` hold a doctest: a code block rustdoc runs, one whose
+/// fence names no language or Rust (a ```text block is only shown).
+fn has_doctest(text: &str) -> bool {
+    let mut inside = false;
+    for line in text.lines().map(str::trim_start) {
+        let doc = line
+            .strip_prefix("///")
+            .or_else(|| line.strip_prefix("//!"));
+        let Some(fence) = doc.and_then(|d| d.trim().strip_prefix("```")) else {
+            continue;
+        };
+        if !inside && fence != "text" {
+            return true;
+        }
+        inside = !inside;
+    }
+    false
+}
+
 #[test]
 fn the_library_runs_doctests_exactly_when_it_has_some() {
     let lib = manifest_sections("[lib]");
@@ -268,14 +404,9 @@ fn the_library_runs_doctests_exactly_when_it_has_some() {
     let get = |key: &str| lib.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let doctests_on = get("doctest") != Some("false");
     let root = get("path").expect("[lib] path");
-    // A doctest is a code block in a doc comment.
     let with_doctests: Vec<PathBuf> = crate_files(Path::new(root))
         .into_iter()
-        .filter(|f| {
-            read(f).lines().map(str::trim_start).any(|l| {
-                (l.starts_with("///") || l.starts_with("//!")) && l.contains("```")
-            })
-        })
+        .filter(|f| has_doctest(&read(f)))
         .collect();
     if doctests_on {
         assert!(
@@ -330,6 +461,12 @@ fn includes() -> Vec<Include> {
     found
 }
 
+/// Whether an included file is code (Rust, or the course's Python), which the book
+/// includes by anchor, rather than a transcript.
+fn is_code(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "rs" || e == "py")
+}
+
 /// `a/b/../c` -> `a/c`, without touching the file system.
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
@@ -358,7 +495,7 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
         let shown = target.display();
         let text = fs::read_to_string(&target)
             .unwrap_or_else(|e| panic!("{chapter} includes {shown}: {e}"));
-        if target.extension().is_some_and(|e| e == "rs") {
+        if is_code(&target) {
             let anchor = rest.trim_start_matches(':');
             assert!(
                 !anchor.is_empty()
@@ -373,6 +510,20 @@ fn the_book_includes_code_by_anchor_and_transcripts_whole() {
                 text.contains(&format!("ANCHOR_END: {anchor}\n")),
                 "{chapter}: {shown} has no ANCHOR_END `{anchor}`"
             );
+        } else if target.starts_with("lessons") {
+            // An exercise's hint, by its anchor in the lesson's hints.md.
+            let anchor = rest.trim_start_matches(':');
+            assert!(
+                target.ends_with("exercises/hints.md") && !anchor.is_empty(),
+                "{chapter} includes {shown}{rest}: from a lesson's folder the book includes \
+                 code by anchor, and hints from exercises/hints.md by anchor"
+            );
+            for mark in ["ANCHOR", "ANCHOR_END"] {
+                assert!(
+                    text.contains(&format!("<!-- {mark}: {anchor} -->")),
+                    "{chapter}: {shown} has no `<!-- {mark}: {anchor} -->`"
+                );
+            }
         } else {
             // Output is a transcript the tests check, included whole: no line offsets.
             assert!(
@@ -499,7 +650,7 @@ fn every_listing_fits_the_page_and_keeps_its_comments_in_sight() {
         rest,
     } in includes()
     {
-        if target.extension().is_none_or(|e| e != "rs") {
+        if !is_code(&target) {
             continue;
         }
         let anchor = rest.trim_start_matches(':');

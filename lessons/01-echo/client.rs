@@ -17,6 +17,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 01: send one message to lesson01-server and print the reply.
@@ -60,7 +61,9 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let addr = format!("{}:{}", args.host, args.port);
     let conn = TcpStream::connect(&addr);
     let mut conn = conn.map_err(|e| connect_error(e, &addr, "lesson01-server"))?;
-    out.line(format!("connected to {addr}"));
+    // Where we are connected really (Python: s.getpeername()): `--host localhost` shows
+    // the address that answered.
+    out.line(format!("connected to {}", conn.peer_addr()?));
 
     conn.write_all(message.as_bytes()).context("sending")?;
     out.trace_write(message.as_bytes());
@@ -70,7 +73,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut buf = [0u8; 1024];
     let n = conn.read(&mut buf).context("receiving the reply")?;
     out.trace_read(buf.len(), &buf[..n]);
-    out.line(String::from_utf8_lossy(&buf[..n]));
+    out.line(escape(&buf[..n]));
     // Dropping `conn` closes the socket: the server's next read would return 0 bytes.
     // ANCHOR_END: talk
     Ok(())

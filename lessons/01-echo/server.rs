@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::bind_error;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 01: accept one client, echo one message upper-cased, exit.
@@ -64,14 +65,14 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         return Ok(());
     }
     let msg = &buf[..n];
-    out.line(format!("received: {}", String::from_utf8_lossy(msg)));
+    out.line(format!("received: {}", escape(msg)));
 
     // write_all keeps writing until every byte is handed to the kernel
     // (Python's sendall; a bare send may take only part of the data).
     let reply = msg.to_ascii_uppercase();
     conn.write_all(&reply).context("replying to the client")?;
     out.trace_write(&reply);
-    out.line(format!("replied: {}", String::from_utf8_lossy(&reply)));
+    out.line(format!("replied: {}", escape(&reply)));
 
     // Dropping `conn` and `listener` closes both sockets
     // (Python: conn.close(); s.close()).

@@ -10,17 +10,21 @@
 //!
 //! Look for: start a second client while the first one is still connected — it connects
 //! (the system completes the handshake) but gets no reply until the first one leaves.
+//! `--unix PATH` talks to `lesson02-server --unix PATH` over a Unix domain socket instead.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket2::SockRef;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 02: send lines to lesson02-server and print each reply.
@@ -39,6 +43,11 @@ struct Args {
     #[arg(long)]
     reset: bool,
 
+    /// Connect to the Unix domain socket at PATH (lesson02-server --unix PATH) instead of
+    /// HOST:PORT.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port", "reset"])]
+    unix: Option<PathBuf>,
+
     #[command(flatten)]
     style: Style,
 }
@@ -50,11 +59,24 @@ fn main() -> ExitCode {
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
+    if let Some(path) = &args.unix {
+        let mut conn = UnixStream::connect(path).map_err(|e| unix_error(e, path))?;
+        out.line(format!("connected to {}", path.display()));
+        converse(&mut conn, out)?;
+        out.line("leaving with an orderly close");
+        return Ok(());
+    }
     let addr = format!("{}:{}", args.host, args.port);
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson02-server"))?;
     out.line(format!("connected to {addr}"));
+    converse(&mut conn, out)?;
+    leave(conn, args, out)
+}
 
+/// Sends each typed line and prints the reply, until `exit`, `quit` or the end of input.
+/// `conn` is any stream: TCP, or a Unix domain socket with `--unix`.
+fn converse(conn: &mut (impl Read + Write), out: Out) -> anyhow::Result<()> {
     // ANCHOR: client_loop
     let mut lines = Lines::stdin();
     let mut buf = [0u8; 1024];
@@ -77,10 +99,14 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             out.line("the server closed the connection");
             return Ok(());
         }
-        out.line(String::from_utf8_lossy(&buf[..n]));
+        out.line(escape(&buf[..n]));
     }
     // ANCHOR_END: client_loop
+    Ok(())
+}
 
+/// Closes the connection: in order, or with a reset (`--reset`).
+fn leave(conn: TcpStream, args: &Args, out: Out) -> anyhow::Result<()> {
     // ANCHOR: leave
     if args.reset {
         // SO_LINGER with a zero timeout: close() discards the connection and sends
@@ -95,4 +121,25 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     drop(conn);
     // ANCHOR_END: leave
     Ok(())
+}
+
+/// Explains a failed connect to a Unix domain socket: the three ways it fails.
+fn unix_error(err: std::io::Error, path: &Path) -> anyhow::Error {
+    let shown = path.display();
+    let start = format!("cargo run --bin lesson02-server -- --unix {shown}");
+    match err.kind() {
+        ErrorKind::NotFound => anyhow!(
+            "no socket file at {shown}: no server has bound it. \
+             Start the server first, in another terminal: {start}"
+        ),
+        ErrorKind::ConnectionRefused => anyhow!(
+            "connection refused by {shown}: the socket file is there but nobody listens \
+             (a server stopped without removing it). Start the server: {start}"
+        ),
+        ErrorKind::PermissionDenied => anyhow!(
+            "permission denied connecting to {shown}: connecting to a Unix socket needs \
+             write permission on its file (see its mode with ls -l {shown})"
+        ),
+        _ => anyhow!("could not connect to {shown}: {err}"),
+    }
 }

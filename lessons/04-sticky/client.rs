@@ -19,9 +19,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use socket2::SockRef;
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Which cause of sticky packets to show.
@@ -53,6 +54,11 @@ struct Args {
     #[arg(long, default_value_t = 9004)]
     port: u16,
 
+    /// receiver: how replies are decoded. The course's client decodes the output of a
+    /// Windows server in Chinese as gbk; the lab's server sends utf-8.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
+
     #[command(flatten)]
     style: Style,
 }
@@ -70,7 +76,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     out.line(format!("connected to {addr}"));
     match args.case {
         Case::Sender => sender(conn, args.nodelay, out),
-        Case::Receiver => receiver(conn, out),
+        Case::Receiver => receiver(conn, args.encoding, out),
     }
 }
 
@@ -97,7 +103,7 @@ fn sender(mut conn: TcpStream, nodelay: bool, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
+fn receiver(mut conn: TcpStream, encoding: Encoding, out: Out) -> anyhow::Result<()> {
     // ANCHOR: receiver
     let mut lines = Lines::stdin();
     let mut buf = [0u8; 1024];
@@ -121,7 +127,8 @@ fn receiver(mut conn: TcpStream, out: Out) -> anyhow::Result<()> {
             return Ok(());
         }
         out.line(format!("reply to {command:?} ({}):", plural(n, "byte")));
-        out.line(String::from_utf8_lossy(&buf[..n]).trim_end_matches('\n'));
+        let text = escape_lines(encoding.decode(&buf[..n]).as_bytes());
+        out.line(text.trim_end_matches('\n'));
     }
     // ANCHOR_END: receiver
 

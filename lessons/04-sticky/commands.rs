@@ -96,19 +96,26 @@ impl Policy {
     }
 }
 
-/// Runs one command line and returns the reply bytes. Refusals and errors are replies too
-/// (a clear one-line message). Never a shell, never panics, output bounded.
-pub fn execute(line: &str, policy: &Policy) -> Vec<u8> {
-    let line = line.trim_matches(|c: char| c.is_ascii_whitespace());
-    if line.is_empty() {
+/// Runs one command line — the bytes as they came from the network, or a `&str` — and
+/// returns the reply bytes. Refusals and errors are replies too (a clear one-line
+/// message). Never a shell, never panics, output bounded.
+pub fn execute(line: impl AsRef<[u8]>, policy: &Policy) -> Vec<u8> {
+    let bytes = line.as_ref().trim_ascii();
+    if bytes.is_empty() {
         return reply_line("error: empty command; send `help` to see the commands");
     }
-    if line.len() > MAX_LINE {
+    // The limit counts the bytes that came, before any conversion: a byte that is not
+    // UTF-8 would become a 3-byte replacement character, and 1000 bytes could pass for
+    // 3000.
+    if bytes.len() > MAX_LINE {
         return reply_line(&format!(
             "refused: the command is {} bytes long; the limit is {MAX_LINE}",
-            line.len()
+            bytes.len()
         ));
     }
+    let Ok(line) = std::str::from_utf8(bytes) else {
+        return reply_line("refused: the command is not UTF-8 text; nothing was run");
+    };
     // ANCHOR: dispatch
     if let Some(c) = line.chars().find(|c| is_shell_syntax(*c)) {
         return reply_line(&format!(
@@ -169,7 +176,8 @@ fn is_plain_word(s: &str) -> bool {
 
 fn describe(c: char) -> String {
     if c.is_control() {
-        format!("a control character ({:?})", c)
+        let shown = crate::out::escape(c.to_string().as_bytes());
+        format!("a control character ({shown})")
     } else {
         format!("`{c}`")
     }
@@ -347,6 +355,40 @@ mod tests {
             run(&long),
             "refused: the command is 2005 bytes long; the limit is 1024\n"
         );
+    }
+
+    #[test]
+    fn a_command_is_measured_in_the_bytes_that_came() {
+        // 500 bytes that are not UTF-8: within the limit of 1024 bytes (as text with
+        // replacement characters they would be 1500), and refused for what they are.
+        let mut line = b"echo ".to_vec();
+        line.extend([0xffu8; 500]);
+        assert_eq!(
+            execute(&line, &Policy::builtins_only()),
+            b"refused: the command is not UTF-8 text; nothing was run\n"
+        );
+        let mut long = b"echo ".to_vec();
+        long.extend([0xffu8; 1020]);
+        assert_eq!(
+            execute(&long, &Policy::builtins_only()),
+            b"refused: the command is 1025 bytes long; the limit is 1024\n"
+        );
+        assert_eq!(
+            run("echo \u{1b}[2J"),
+            "refused: a control character (\\e) is shell syntax, and this server never \
+             runs a shell; nothing was run\n"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_get_a_bounded_reply_of_at_least_one_byte_and_never_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1100),
+        ) {
+            let reply = execute(&bytes, &Policy::builtins_only());
+            proptest::prop_assert!(!reply.is_empty());
+            proptest::prop_assert!(reply.len() <= MAX_REPLY);
+        }
     }
 
     #[test]

@@ -145,7 +145,7 @@ mod tests {
         std::fs::write(dir.path().join("a file"), "").unwrap();
         std::fs::write(dir.path().join("other"), "").unwrap();
         let policy = Policy::with_programs(vec!["ls".into()]);
-        let reply = execute(&format!("ls {}", dir.path().display()), &policy);
+        let reply = execute(format!("ls {}", dir.path().display()), &policy);
         assert_eq!(String::from_utf8(reply).unwrap(), "a file\nother\n");
     }
 

@@ -28,7 +28,7 @@ use clap::{Parser, ValueEnum};
 use socket2::SockRef;
 use socket_lab::commands::{self, Policy};
 use socket_lab::errors::bind_error;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Which cause of sticky packets to show.
@@ -148,8 +148,8 @@ fn sender(
             break; // the client closed
         }
         reads += 1;
-        let text = String::from_utf8_lossy(&buf[..n]);
-        out.line(format!("read #{reads}: {} {text:?}", plural(n, "byte")));
+        let text = escape(&buf[..n]);
+        out.line(format!("read #{reads}: {} \"{text}\"", plural(n, "byte")));
     }
     // ANCHOR_END: sender
     out.line(format!(
@@ -188,11 +188,11 @@ fn receiver(
             Err(e) => return Err(e).context("receiving a command"),
         };
         out.trace_read(buf.len(), &buf[..n]);
-        let command = String::from_utf8_lossy(&buf[..n]);
-        out.line(format!("command: {}", command.trim()));
+        let command = &buf[..n];
+        out.line(format!("command: {}", escape(command.trim_ascii())));
 
         // Never a shell: built-ins, or an allowed program run directly; else a refusal.
-        let reply = commands::execute(&command, policy);
+        let reply = commands::execute(command, policy);
         conn.write_all(&reply).context("sending the reply")?;
         out.trace_write(&reply);
         out.line(format!("replied {}", plural(reply.len(), "byte")));

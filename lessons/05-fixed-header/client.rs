@@ -14,15 +14,17 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::connect_error;
 use socket_lab::frame::{
     read_frame, write_frame, ByteOrder, ReadError, DEFAULT_MAX_FRAME,
 };
 use socket_lab::input::Lines;
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape_lines, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 05: send commands to lesson05-server and print each whole reply.
@@ -66,6 +68,16 @@ struct Args {
     #[arg(long, value_name = "N")]
     head: Option<usize>,
 
+    /// How long to wait for the server before giving up, in milliseconds. A server that
+    /// waits for something else than we sent (`start` for `Start`) never answers.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout_ms: u64,
+
+    /// How replies are decoded: utf-8, or gbk (the course's Python client decodes the
+    /// output of a Windows server in Chinese as gbk).
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
+
     #[command(flatten)]
     style: Style,
 }
@@ -81,6 +93,8 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut conn = TcpStream::connect(&addr)
         .map_err(|e| connect_error(e, &addr, "lesson05-server"))?;
     out.line(format!("connected to {addr}"));
+    // Every read waits at most this long: a silent server ends the client with an error.
+    conn.set_read_timeout(Some(Duration::from_millis(args.timeout_ms.max(1))))?;
 
     let mut lines = Lines::stdin();
     // Bytes received but not used yet (framed mode keeps them for the next reply).
@@ -103,7 +117,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
         let Some(reply) = reply else {
             bail!("the server closed the connection before replying to `{command}`");
         };
-        show(&reply, args.head, out);
+        show(&reply, args.head, args.encoding, out);
     }
     Ok(())
 }
@@ -174,10 +188,19 @@ fn handshake(
         return Ok(None);
     }
     let text = String::from_utf8_lossy(&tag[..n]);
-    let size = text
+    let size = match text
         .strip_prefix("Ready|")
         .or_else(|| text.strip_prefix("ready|"))
-        .and_then(|s| s.trim().parse::<u64>().ok());
+    {
+        Some(size) => size.trim().parse::<u64>().ok(),
+        // No tag: the course's servers answer a failed command with a bare `cmd
+        // error...`. Like the course's client, take what this one read brought as the
+        // whole reply (it cannot know whether more is coming).
+        None => {
+            out.line("(no Ready|<size> first: the reply is what one read returned)");
+            return Ok(Some(tag[..n].to_vec()));
+        }
+    };
     let Some(size) = size else {
         bail!(
             "expected `Ready|<size>` from the server, got {}",
@@ -205,9 +228,18 @@ fn handshake(
     let mut chunk = [0u8; 1024];
     while reply.len() < size {
         let want = chunk.len().min(size - reply.len());
-        let n = conn
-            .read(&mut chunk[..want])
-            .context("receiving the reply")?;
+        let n = match conn.read(&mut chunk[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock && reply.is_empty() => bail!(
+                "the server announced {} and then sent nothing for {} ms after our \
+                 `{}`: does it wait for another word? (the course's servers differ: \
+                 `Start`, or `start` with --lowercase)",
+                plural(size, "byte"),
+                args.timeout_ms,
+                String::from_utf8_lossy(start)
+            ),
+            Err(e) => return Err(e).context("receiving the reply"),
+        };
         out.trace_read(want, &chunk[..n]);
         if n == 0 {
             bail!(
@@ -223,8 +255,9 @@ fn handshake(
 // ANCHOR_END: handshake
 
 /// Prints a reply, cut after `head` lines when asked.
-fn show(reply: &[u8], head: Option<usize>, out: Out) {
-    let text = String::from_utf8_lossy(reply);
+fn show(reply: &[u8], head: Option<usize>, encoding: Encoding, out: Out) {
+    // The reply is the server's: decoded, then shown escaped, its line breaks kept.
+    let text = escape_lines(encoding.decode(reply).as_bytes());
     let lines: Vec<&str> = text.lines().collect();
     let shown = head.unwrap_or(lines.len()).min(lines.len());
     for line in &lines[..shown] {

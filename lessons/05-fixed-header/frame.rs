@@ -200,18 +200,29 @@ pub fn read_frame(
             }
             Decoded::NeedMore { missing } => missing,
         };
-        // Not yet: one read of what is missing (at most 64 KiB). `read` may return fewer
-        // bytes than asked, so we loop and ask again. Asking for no more than is missing
-        // also means we never read past this frame: what follows stays in the socket.
-        let mut chunk = vec![0u8; missing.min(READ_CHUNK)];
-        let n = conn.read(&mut chunk).map_err(ReadError::Io)?;
-        out.trace_read(chunk.len(), &chunk[..n]);
+        // Not yet: one read of what is missing, at most 64 KiB, straight onto the end of
+        // the buffer. `read` may return fewer bytes than asked, so we loop and ask again.
+        // The buffer grows by what one read can bring, never by what the length claims:
+        // a peer that announces 4 GiB and sends 10 bytes costs 10 bytes and one chunk.
+        // Asking for no more than is missing also means we never read past this frame:
+        // what follows stays in the socket.
+        let (old, want) = (buf.len(), missing.min(READ_CHUNK));
+        buf.reserve_exact(want);
+        buf.resize(old + want, 0);
+        let n = match conn.read(&mut buf[old..]) {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(old);
+                return Err(ReadError::Io(e));
+            }
+        };
+        out.trace_read(want, &buf[old..old + n]);
+        buf.truncate(old + n);
         if n == 0 {
             // The peer closed: fine between frames, an error inside one.
             check_eof(buf, order, max)?;
             return Ok(None);
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 // ANCHOR_END: read_frame

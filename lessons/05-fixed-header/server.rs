@@ -24,7 +24,7 @@ use socket_lab::errors::bind_error;
 use socket_lab::frame::{
     len_bytes, read_frame, write_frame, ByteOrder, DEFAULT_MAX_FRAME, HEADER_LEN,
 };
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 05: run the built-in commands of lesson 04 for each client, every reply framed
@@ -116,9 +116,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
 
 /// Runs one command; a reply too long for one frame becomes a short error reply instead.
 fn run_command(request: &[u8], policy: &Policy, max_frame: u32, out: Out) -> Vec<u8> {
-    let command = String::from_utf8_lossy(request);
-    out.line(format!("command: {command}"));
-    let reply = execute(&command, policy);
+    out.line(format!("command: {}", escape(request)));
+    let reply = execute(request, policy);
     if reply.len() > max_frame as usize {
         let mut note = format!(
             "error: the reply ({}) is over the maximum frame of {max_frame} bytes\n",
@@ -240,7 +239,7 @@ fn handshake(
         out.trace_write(&reply);
         out.line(format!(
             "sent `{tag}`, got `{}`, replied with {}",
-            String::from_utf8_lossy(answer),
+            escape(answer),
             plural(reply.len(), "byte")
         ));
     }

@@ -15,18 +15,20 @@ use std::io::{IsTerminal, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser};
 use sha2::{Digest, Sha256};
-use socket_lab::errors::connect_error;
+use socket_lab::encoding::Encoding;
+use socket_lab::errors::{connect_error, timed_out};
 use socket_lab::frame::ByteOrder;
 use socket_lab::input::Lines;
 use socket_lab::json_header::{
     check_name, parse_reply, recv_header, send_header, to_hex, Reply, Request, Status,
     MAX_HEADER_LEN,
 };
-use socket_lab::out::plural;
+use socket_lab::out::{escape_lines, plural};
 use socket_lab::transfer::{
     copy_body, receive_file, send_file, sha256_of_file, Received, CHUNK,
 };
@@ -71,13 +73,24 @@ struct Args {
     byte_order: ByteOrder,
 
     /// With run: the course's protocol (commands unframed, replies with a native-order
-    /// length).
+    /// length; of the reply header only `total_size` is read, as the course's client
+    /// does).
     #[arg(long)]
     classic: bool,
+
+    /// With run: how the command output is decoded. The course decodes it as gbk (a
+    /// server on Windows in Chinese); the lab's server sends utf-8.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
 
     /// The largest reply header accepted, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
     max_header: u32,
+
+    /// Give up when the server takes nothing and sends nothing for this many
+    /// milliseconds (it may be busy: lesson06-server serves one client at a time).
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: u64,
 
     #[command(flatten)]
     style: Style,
@@ -108,7 +121,20 @@ fn main() -> ExitCode {
             .exit();
     }
     let out = Out::new(Side::Client, &args.style);
-    socket_lab::exit_code(talk(&args, out))
+    let talked = talk(&args, out).map_err(|e| explain_timeout(e, args.timeout_ms));
+    socket_lab::exit_code(talked)
+}
+
+/// A wait that hit --timeout-ms, said in words rather than as "os error 11".
+fn explain_timeout(e: anyhow::Error, ms: u64) -> anyhow::Error {
+    if !timed_out(&e) {
+        return e;
+    }
+    anyhow::anyhow!(
+        "{e}: the server did nothing for {ms} ms. It may be busy with another client \
+         (lesson06-server serves one at a time) or stuck; try again, or wait longer with \
+         --timeout-ms"
+    )
 }
 
 fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
@@ -126,6 +152,11 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
     // Header and body are separate writes: TCP_NODELAY sends each at once (see the
     // server).
     conn.set_nodelay(true)?;
+    // A server that never answers (or never reads) must not hang us: every read and
+    // write waits at most --timeout-ms.
+    let timeout = Duration::from_millis(args.timeout_ms);
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
     let mut session = Session {
         conn,
         order: if args.classic {
@@ -134,6 +165,7 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             args.byte_order
         },
         max_header: args.max_header,
+        encoding: args.encoding,
         out,
     };
     // `put` is prepared (Some) exactly when the action is put.
@@ -170,6 +202,7 @@ struct Session {
     conn: TcpStream,
     order: ByteOrder,
     max_header: u32,
+    encoding: Encoding,
     out: Out,
 }
 
@@ -279,7 +312,11 @@ impl Session {
             self.conn.write_all(line.as_bytes()).context("sending")?;
             self.out.trace_write(line.as_bytes());
 
-            let reply = self.reply()?;
+            let reply = if classic {
+                self.classic_reply()?
+            } else {
+                self.reply()?
+            };
             if reply.status == Status::Error {
                 bail!("the server refused: {}", reply.message);
             }
@@ -299,12 +336,38 @@ impl Session {
             if !reply.sha256.is_empty() && got != reply.sha256 {
                 bail!("the output's sha256 does not match the header's");
             }
-            self.out
-                .line(String::from_utf8_lossy(&output).trim_end_matches('\n'));
+            // The output is the server's bytes: decoded, shown escaped, line breaks kept.
+            let text = escape_lines(self.encoding.decode(&output).as_bytes());
+            self.out.line(text.trim_end_matches(['\r', '\n']));
         }
         Ok(())
     }
     // ANCHOR_END: run
+
+    // ANCHOR: classic_reply
+    /// `--classic`: a reply header as the course's client reads it. The course's server
+    /// sends `{"md5": "...", "file_name": "f1.txt", "total_size": N}`: no `status`, an
+    /// `md5` that is a fixed placeholder. Its client reads `total_size` and nothing else,
+    /// and so does this.
+    fn classic_reply(&mut self) -> anyhow::Result<Reply> {
+        #[derive(serde::Deserialize)]
+        struct ClassicReply {
+            total_size: u64,
+        }
+        let header = recv_header(&mut self.conn, self.order, self.max_header, &self.out)
+            .context("receiving the server's reply")?
+            .context("the server closed the connection without replying")?;
+        let classic: ClassicReply = serde_json::from_slice(&header).map_err(|e| {
+            // serde's message may quote the peer's bytes: escaped, for the terminal.
+            let e = e.to_string();
+            anyhow::anyhow!("bad reply from the server: {}", e.escape_debug())
+        })?;
+        Ok(Reply {
+            total_size: classic.total_size,
+            ..Reply::ok("")
+        })
+    }
+    // ANCHOR_END: classic_reply
 
     /// Receives and checks the server's reply header.
     fn reply(&mut self) -> anyhow::Result<Reply> {

@@ -18,7 +18,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{read_frame, write_frame, ByteOrder, ReadError};
-use crate::out::plural;
+use crate::out::{escape, plural};
 use crate::Out;
 
 /// The largest header accepted, in bytes. A header describes a body, it never carries
@@ -26,8 +26,19 @@ use crate::Out;
 /// allocating.
 pub const MAX_HEADER_LEN: u32 = 64 * 1024;
 
-/// The longest file name accepted, in bytes (the usual limit of Linux file systems).
-pub const MAX_NAME_LEN: usize = 255;
+/// A file being received is written under a temporary name first, `.NAME.part`, and
+/// renamed to NAME once it is whole and checked (see `transfer.rs`).
+pub const PART_PREFIX: &str = ".";
+pub const PART_SUFFIX: &str = ".part";
+
+/// The longest file name of the usual Linux file systems, in bytes.
+const FILE_SYSTEM_NAME_MAX: usize = 255;
+
+/// The longest file name accepted, in bytes: 249, so that the temporary name
+/// `.NAME.part` still fits the file system's 255. One limit, checked once, before
+/// anything is written.
+pub const MAX_NAME_LEN: usize =
+    FILE_SYSTEM_NAME_MAX - PART_PREFIX.len() - PART_SUFFIX.len();
 
 // ANCHOR: request
 /// What a client asks. The `command` field says which kind it is:
@@ -128,7 +139,7 @@ impl Request {
 pub fn parse_reply(bytes: &[u8]) -> Result<Reply, String> {
     let mut reply: Reply = from_json(bytes)?;
     // The message is for a person to read, on a terminal: no control characters.
-    reply.message = printable(&reply.message);
+    reply.message = escape(reply.message.as_bytes());
     if !reply.file_name.is_empty() {
         check_name(&reply.file_name)?;
     }
@@ -145,7 +156,7 @@ fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
             _ => "not valid JSON",
         };
         // serde_json's message may quote what the peer sent (an unknown command).
-        format!("the header is {what}: {}", printable(&e.to_string()))
+        format!("the header is {what}: {}", escape(e.to_string().as_bytes()))
     })
 }
 // ANCHOR_END: parse
@@ -156,12 +167,18 @@ fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
 /// sub-folder (`a/b`). Names starting with `.` are refused as well: the server writes its
 /// partial files as hidden `.NAME.part`, and nobody may read or overwrite those.
 pub fn check_name(name: &str) -> Result<(), String> {
-    let refuse = |why: &str| Err(format!("file name {name:?} refused: {why}"));
+    // The name is the peer's: shown escaped, never raw.
+    let shown = escape(name.as_bytes());
+    let refuse = |why: &str| Err(format!("file name \"{shown}\" refused: {why}"));
     if name.is_empty() {
         return refuse("it is empty");
     }
     if name.len() > MAX_NAME_LEN {
-        return refuse("it is longer than 255 bytes");
+        let (len, part) = (name.len(), format!("{PART_PREFIX}NAME{PART_SUFFIX}"));
+        return refuse(&format!(
+            "it is {len} bytes long; the limit is {MAX_NAME_LEN} \
+             (its temporary name {part} must fit in {FILE_SYSTEM_NAME_MAX})"
+        ));
     }
     if name.contains("..") {
         return refuse("it contains `..`");
@@ -191,20 +208,6 @@ pub fn check_sha256(hex: &str) -> Result<(), String> {
 /// Bytes as lowercase hex: a digest as the header carries it.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Text from the network as it may be shown on a terminal: control characters (an escape
-/// sequence could recolour or clear the screen) are shown escaped, like `\u{1b}`.
-pub fn printable(text: &str) -> String {
-    let mut shown = String::new();
-    for c in text.chars() {
-        if c.is_control() {
-            shown.extend(c.escape_debug());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
 }
 
 // ANCHOR: send_header
@@ -252,7 +255,7 @@ pub fn recv_header(
         out.trace(format!(
             "JSON header, {}: {}",
             plural(json.len(), "byte"),
-            printable(&String::from_utf8_lossy(json))
+            escape(json)
         ));
     }
     Ok(header)
@@ -388,8 +391,25 @@ mod tests {
         ] {
             assert!(check_name(bad).is_err(), "{bad:?} was accepted");
         }
-        assert!(check_name(&"a".repeat(256)).is_err());
-        for good in ["a.txt", "报告.txt", "my file (2).tar.gz", &"a".repeat(255)] {
+        // 250 bytes: `.NAME.part` would be 256, over the file system's 255.
+        assert_eq!(
+            check_name(&"a".repeat(250)).unwrap_err(),
+            format!(
+                "file name \"{}\" refused: it is 250 bytes long; the limit is 249 \
+                 (its temporary name .NAME.part must fit in 255)",
+                "a".repeat(250)
+            )
+        );
+        // Bytes, not characters: 84 × 报 are 252 bytes.
+        assert!(check_name(&"报".repeat(84)).is_err());
+        let longest = "a".repeat(249);
+        for good in [
+            "a.txt",
+            "报告.txt",
+            "my file (2).tar.gz",
+            &longest,
+            &"报".repeat(83),
+        ] {
             assert_eq!(check_name(good), Ok(()), "{good:?} was refused");
         }
     }
@@ -435,20 +455,63 @@ mod tests {
 
     #[test]
     fn control_characters_from_the_network_are_shown_escaped() {
-        assert_eq!(printable("a\u{1b}[2Jb\n报告"), "a\\u{1b}[2Jb\\n报告");
         let reply = parse_reply(
-            br#"{"status":"error","message":"\u001b[31mred","total_size":0}"#,
+            br#"{"status":"error","message":"\u001b[31mred\r\nok","total_size":0}"#,
         );
-        assert_eq!(reply.map(|r| r.message), Ok("\\u{1b}[31mred".to_string()));
+        assert_eq!(reply.map(|r| r.message), Ok(r"\e[31mred\r\nok".to_string()));
         let request = parse_request(br#"{"command":"\u001b[2J"}"#);
         assert_eq!(
             request,
             Err(
-                "the header is not a valid message: unknown variant `\\u{1b}[2J`, \
+                "the header is not a valid message: unknown variant `\\e[2J`, \
                  expected one of `put`, `get`, `run` at line 1 column 22"
                     .into()
             )
         );
+        let request = parse_request(br#"{"command":"get","file_name":"a\rrefused"}"#);
+        assert_eq!(
+            request.map(|r| r.check()),
+            Ok(Err(
+                r#"file name "a\rrefused" refused: it contains a control character"#
+                    .into()
+            ))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic_the_header_parsers(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            if let Ok(request) = parse_request(&bytes) {
+                let _ = request.check();
+                let _ = request.body_size();
+            }
+            let _ = parse_reply(&bytes);
+        }
+
+        #[test]
+        fn any_json_request_either_passes_its_checks_or_says_why(
+            name in ".{0,300}",
+            sha in "[0-9a-fA-F]{0,70}",
+            total in proptest::prelude::any::<u64>(),
+        ) {
+            let json = serde_json::json!({
+                "command": "put", "file_name": name, "total_size": total, "sha256": sha,
+            });
+            let request = parse_request(json.to_string().as_bytes());
+            proptest::prop_assert!(request.is_ok());
+            if let Ok(request) = request {
+                match request.check() {
+                    Ok(()) => proptest::prop_assert!(
+                        !name.is_empty() && name.len() <= MAX_NAME_LEN && !name.contains("..")
+                    ),
+                    Err(why) => proptest::prop_assert!(
+                        !why.chars().any(char::is_control), "{why:?}"
+                    ),
+                }
+            }
+        }
     }
 
     fn quiet() -> Out {

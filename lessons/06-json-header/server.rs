@@ -14,24 +14,25 @@
 //! Look for: with `--trace`, the 4 length bytes, then the header, then the body in chunks.
 //! Send a name like `../x`, a header that is not JSON or a body that is cut short: the client
 //! gets a clear error and the server goes on serving. `--classic` speaks the course's own
-//! protocol, so its Python client works unchanged.
+//! protocol, so its Python client works unchanged. Connect with `nc 127.0.0.1 9006` and send
+//! nothing: after `--idle-timeout-ms` (10 s) the server gives up on you and serves the next.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::commands::{execute, Policy};
-use socket_lab::errors::bind_error;
+use socket_lab::errors::{bind_error, is_timeout, timed_out};
 use socket_lab::frame::ByteOrder;
 use socket_lab::json_header::{
     parse_request, recv_header, send_header, Reply, Request, Status, MAX_HEADER_LEN,
 };
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::transfer::{
     copy_body, keep_checksum, kept_checksum, receive_file, send_file, sha256_of,
     sha256_of_file, Received,
@@ -39,7 +40,7 @@ use socket_lab::transfer::{
 use socket_lab::{Out, Side, Style};
 
 /// After a refusal that ends a connection: how much of what the client still sends is
-/// read and thrown away, and for how long at most, before closing.
+/// read and thrown away, and for how long at most in all, before closing.
 const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
@@ -87,6 +88,12 @@ struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = MAX_HEADER_LEN)]
     max_header: u32,
 
+    /// How long to wait for a client, in milliseconds: for its next request header, whole,
+    /// and for each read or write of a body. A client that sends nothing (or a byte now
+    /// and then) is dropped after this, and the next client is served.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+
     /// Also allow running these programs (comma-separated: ls,date). Without it only the
     /// built-in commands run. There is never a shell.
     #[arg(long, value_name = "PROGRAMS", value_delimiter = ',')]
@@ -111,7 +118,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     // Built-in commands, plus the programs named by --allow-exec (none unless asked).
     let policy = Policy::with_programs(args.allow_exec.clone());
 
+    let idle = Duration::from_millis(args.idle_timeout_ms);
     let mut served = 0;
+    // ANCHOR: accept
     while args.max_clients.is_none_or(|max| served < max) {
         let (conn, peer) = listener.accept().context("accepting a client")?;
         out.line(format!("connection from {peer}"));
@@ -119,12 +128,18 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         // wait for the acknowledgement of the header (Nagle's algorithm): ~40 ms per
         // message.
         conn.set_nodelay(true)?;
+        // This server talks to ONE client at a time: while it waits for this one, the
+        // next ones wait in the backlog. So no wait may be endless: a read or a write
+        // that gets nowhere for `idle` fails with a timeout, and the client is dropped.
+        conn.set_read_timeout(Some(idle))?;
+        conn.set_write_timeout(Some(idle))?;
         let mut client = Client {
             conn,
             peer,
             args,
             policy: &policy,
             out,
+            idle,
         };
         if args.classic {
             client.serve_classic();
@@ -133,6 +148,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         served += 1;
     }
+    // ANCHOR_END: accept
     out.line(format!("served {}, stopping", plural(served, "client")));
     Ok(())
 }
@@ -144,6 +160,8 @@ struct Client<'a> {
     args: &'a Args,
     policy: &'a Policy,
     out: Out,
+    /// --idle-timeout-ms.
+    idle: Duration,
 }
 
 /// How one request went, seen from the connection.
@@ -161,7 +179,9 @@ impl Client<'_> {
     fn serve(&mut self) {
         let (order, max) = (self.args.byte_order, self.args.max_header);
         loop {
-            let received = recv_header(&mut self.conn, order, max, &self.out);
+            // A header is small: it must arrive whole within the idle timeout.
+            let mut conn = Deadline::after(&self.conn, self.idle);
+            let received = recv_header(&mut conn, order, max, &self.out);
             let header = match received.context("reading a request header") {
                 Ok(Some(header)) => header,
                 Ok(None) => {
@@ -174,6 +194,12 @@ impl Client<'_> {
                     return;
                 }
             };
+            // A body takes as long as it takes, as long as bytes keep coming: each of its
+            // reads waits at most the idle timeout.
+            if let Err(e) = self.conn.set_read_timeout(Some(self.idle)) {
+                self.out.line(format!("{}: {e}", self.peer));
+                return;
+            }
             // After a header that is not a valid request we cannot know how long its body
             // is, so we cannot find the next message: refuse and close.
             let request = match parse_request(&header) {
@@ -183,21 +209,11 @@ impl Client<'_> {
                     return;
                 }
             };
-            // A well-formed request with a bad name or checksum: refuse it, skip its
-            // body, and the connection stays in step for the next request.
-            if let Err(e) = request.check() {
-                self.out.line(format!("refused: {e}"));
-                let skipped = copy_body(
-                    &mut self.conn,
-                    &mut std::io::sink(),
-                    request.body_size(),
-                    |_| {},
-                );
-                if let Err(e) = skipped {
-                    self.out.line(format!("{}: {e:#}", self.peer));
-                    return;
-                }
-                if let Next::Close = self.reply(&Reply::error(e)) {
+            // A well-formed request with a bad name or checksum, or a put onto a name
+            // that is a folder: refuse it before its body, then skip the body, and the
+            // connection stays in step for the next request.
+            if let Err(e) = request.check().and_then(|()| self.can_store(&request)) {
+                if let Next::Close = self.refuse(e, request.body_size()) {
                     return;
                 }
                 continue;
@@ -217,6 +233,32 @@ impl Client<'_> {
         }
     }
     // ANCHOR_END: serve
+
+    /// A put may not replace what is not a file: a folder of that name stays, and the put
+    /// is refused before a byte of its body is stored.
+    fn can_store(&self, request: &Request) -> Result<(), String> {
+        let Request::Put { file_name, .. } = request else {
+            return Ok(());
+        };
+        match std::fs::symlink_metadata(self.args.root.join(file_name)) {
+            Ok(meta) if !meta.is_file() => Err(format!(
+                "cannot store {file_name}: a folder (or something else that is not a \
+                 file) has that name"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a well-formed request: says why, skips its body (so the next request can
+    /// follow on this connection), then answers.
+    fn refuse(&mut self, why: String, body: u64) -> Next {
+        self.out.line(format!("refused: {why}"));
+        let skipped = copy_body(&mut self.conn, &mut std::io::sink(), body, |_| {});
+        if let Err(e) = skipped {
+            return self.refuse_and_close(e);
+        }
+        self.reply(&Reply::error(why))
+    }
 
     // ANCHOR: put
     /// `put`: receive the body into a part file, check its sha256, rename it into place.
@@ -284,7 +326,15 @@ impl Client<'_> {
             }
             // Half a body is on the wire: the client cannot find the next message.
             Err(e) => {
-                self.out.line(format!("sending {name} failed: {e:#}"));
+                // A client that stopped reading: said in words, not as "os error 11".
+                let why = match timed_out(&e) {
+                    true => format!(
+                        "{e}: the client took nothing for {} ms (--idle-timeout-ms)",
+                        self.idle.as_millis()
+                    ),
+                    false => format!("{e:#}"),
+                };
+                self.out.line(format!("sending {name} failed: {why}"));
                 Next::Close
             }
         }
@@ -304,8 +354,8 @@ impl Client<'_> {
             return self.refuse_and_close(e);
         }
         self.out.trace_read(total as usize, &line);
-        let line = String::from_utf8_lossy(&line).trim().to_string();
-        self.out.line(format!("run: {line}"));
+        // The command line is the client's bytes: shown escaped, run as bytes.
+        self.out.line(format!("run: {}", escape(line.trim_ascii())));
         let output = execute(&line, self.policy);
         self.send_output(&output, self.args.byte_order)
     }
@@ -325,15 +375,23 @@ impl Client<'_> {
                     return;
                 }
                 Ok(n) => n,
+                Err(e) if is_timeout(&e) => {
+                    let ms = self.idle.as_millis();
+                    let peer = self.peer;
+                    self.out.line(format!(
+                        "{peer} sent nothing for {ms} ms (--idle-timeout-ms); closing"
+                    ));
+                    return;
+                }
                 Err(e) => {
                     self.out.line(format!("{}: read failed: {e}", self.peer));
                     return;
                 }
             };
             self.out.trace_read(buf.len(), &buf[..n]);
-            let line = String::from_utf8_lossy(&buf[..n]).trim().to_string();
-            self.out.line(format!("run: {line}"));
-            let output = execute(&line, self.policy);
+            let line = &buf[..n];
+            self.out.line(format!("run: {}", escape(line.trim_ascii())));
+            let output = execute(line, self.policy);
             if let Next::Close = self.send_output(&output, ByteOrder::Native) {
                 return;
             }
@@ -377,9 +435,20 @@ impl Client<'_> {
         }
     }
 
+    // ANCHOR: refuse_and_close
     /// The request was bad in a way that breaks the stream: say why (the client may still
     /// be listening), then close the connection. The server itself goes on.
     fn refuse_and_close(&mut self, e: anyhow::Error) -> Next {
+        // A client that let the idle timeout pass: said in words, not as "os error 11".
+        let idle = timed_out(&e);
+        let e = match idle {
+            // `{e}` is the outermost context only: what we were doing.
+            true => anyhow::anyhow!(
+                "{e}: nothing came for {} ms (--idle-timeout-ms)",
+                self.idle.as_millis()
+            ),
+            false => e,
+        };
         self.out
             .line(format!("refused: {e:#}; closing the connection"));
         let _ = send_header(
@@ -388,40 +457,76 @@ impl Client<'_> {
             self.args.byte_order,
             &self.out,
         );
+        if idle {
+            return Next::Close; // everything the client sent was read: nothing to drain
+        }
         // Closing with unread bytes from the client would make our system answer with a
         // reset (RST), and the client could lose the reply above. So: shut our sending
-        // side, then read and throw away what the client still sends until it closes
-        // (bounded, so a client that never stops cannot keep us here).
+        // side, then read and throw away what the client still sends until it closes —
+        // for DRAIN_TIME in all at most, so a client that never stops cannot keep us.
         let _ = self.conn.shutdown(Shutdown::Write);
-        let _ = self.conn.set_read_timeout(Some(DRAIN_TIME));
-        let _ = std::io::copy(&mut (&self.conn).take(DRAIN_LIMIT), &mut std::io::sink());
+        let mut rest = Deadline::after(&self.conn, DRAIN_TIME).take(DRAIN_LIMIT);
+        let _ = std::io::copy(&mut rest, &mut std::io::sink());
         Next::Close
     }
+    // ANCHOR_END: refuse_and_close
 }
+
+// ANCHOR: deadline
+/// The connection, read with a deadline for a whole message: each read waits only for
+/// the time that is left. A per-read timeout alone would let a client that sends one
+/// byte every few seconds (a "slowloris") hold this one-client-at-a-time server for
+/// hours.
+struct Deadline<'a> {
+    conn: &'a TcpStream,
+    until: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    fn after(conn: &'a TcpStream, wait: Duration) -> Deadline<'a> {
+        let until = Instant::now() + wait;
+        Deadline { conn, until }
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        self.conn.set_read_timeout(Some(left))?;
+        (&mut &*self.conn).read(buf)
+    }
+}
+// ANCHOR_END: deadline
 
 // ANCHOR: open_with_facts
 /// Opens `root/name` to send it, with its size, its sha256, and where the sha256 came
 /// from.
 /// The checksum kept at `put` time is used while it matches the file; otherwise the file
 /// is hashed (one full read of it before the first byte can go) and the result kept for
-/// the next time. A directory or a missing file is an error.
+/// the next time. A directory or a missing file is an error. The errors name no path:
+/// the client hears them, and the server's folders are none of its business.
 fn open_with_facts(
     root: &Path,
     name: &str,
 ) -> anyhow::Result<(File, u64, String, &'static str)> {
     let path = root.join(name);
-    let file = File::open(&path).map_err(|e| match e.kind() {
+    // Looked at before it is opened: opening a named pipe would wait for a writer.
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!("no such file"),
         _ => anyhow::anyhow!(e),
     })?;
-    let meta = file.metadata()?;
     if !meta.is_file() {
         bail!("not a regular file");
     }
+    let file = File::open(&path).map_err(|e| anyhow::anyhow!("cannot open it: {e}"))?;
     if let Some(sha256) = kept_checksum(root, name) {
         return Ok((file, meta.len(), sha256, "kept from before"));
     }
-    let sha256 = sha256_of_file(&path)?;
+    let sha256 = sha256_of_file(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read it: {}", e.root_cause()))?;
     // Not kept (a read-only folder, say): the next `get` hashes again, nothing worse.
     let _ = keep_checksum(root, name, &sha256);
     Ok((file, meta.len(), sha256, "computed now"))

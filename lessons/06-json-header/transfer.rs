@@ -27,7 +27,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use crate::json_header::to_hex;
+use crate::json_header::{to_hex, PART_PREFIX, PART_SUFFIX};
 
 /// How many bytes of a body move at a time: big enough that the cost of one `read` or
 /// `write` call is nothing next to the bytes it moves.
@@ -216,9 +216,12 @@ pub struct PartFile {
 
 impl PartFile {
     pub fn create(dir: &Path, name: &str) -> anyhow::Result<PartFile> {
-        let part = dir.join(format!(".{name}.part"));
-        let creating = || format!("creating {}", part.display());
-        let file = File::create(&part).with_context(creating)?;
+        let part_name = format!("{PART_PREFIX}{name}{PART_SUFFIX}");
+        let part = dir.join(&part_name);
+        // The error names the file, not the folder: a server sends it to its client,
+        // who has no business knowing where the server keeps its files.
+        let file =
+            File::create(&part).with_context(|| format!("creating {part_name}"))?;
         Ok(PartFile {
             file,
             part,
@@ -230,8 +233,9 @@ impl PartFile {
     /// The checksum matched: give the file its real name. A rename within one directory
     /// is atomic: other programs see either no file or the whole file, never half of it.
     pub fn keep(mut self) -> anyhow::Result<()> {
+        let name = self.dest.file_name().unwrap_or_default().to_string_lossy();
         std::fs::rename(&self.part, &self.dest)
-            .with_context(|| format!("renaming to {}", self.dest.display()))?;
+            .with_context(|| format!("renaming to {name}"))?;
         self.kept = true;
         Ok(())
     }

@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
+use socket_lab::encoding::Encoding;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: a UDP chat with two threads, one sending what you type, one printing what
@@ -46,6 +47,11 @@ struct Args {
     /// (`--max-clients`), a UDP program counts datagrams.
     #[arg(long, value_name = "N")]
     max_datagrams: Option<usize>,
+
+    /// How messages are encoded on the wire: utf-8, or gbk (the course's UDP chat sends
+    /// and decodes gb2312, which GBK covers). Both peers must agree.
+    #[arg(long, value_enum, default_value_t = Encoding::Utf8, value_name = "ENCODING")]
+    encoding: Encoding,
 
     #[command(flatten)]
     style: Style,
@@ -84,6 +90,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let receiving = socket.try_clone().context("sharing the socket")?;
     let learned = Arc::clone(&peer);
     let max = args.max_datagrams;
+    let encoding = args.encoding;
     let receiver = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let mut received = 0;
@@ -98,7 +105,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(from);
-            out.line(format!("<< {from}: {}", String::from_utf8_lossy(&buf[..n])));
+            let text = encoding.decode(&buf[..n]);
+            out.line(format!("<< {from}: {}", escape(text.as_bytes())));
         }
         received
     });
@@ -118,7 +126,9 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         };
         out.line(format!(">> {to}: {line}"));
-        socket.send_to(line.as_bytes(), to).context("sending")?;
+        socket
+            .send_to(&encoding.encode(&line), to)
+            .context("sending")?;
     }
     // ANCHOR_END: threads
 

@@ -27,7 +27,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use socket_lab::errors::start_command;
 use socket_lab::input::Lines;
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// What the client demonstrates.
@@ -192,10 +192,7 @@ fn echo(
         if n == 0 {
             out.line(format!("reply from {from}: (an empty datagram)"));
         } else {
-            out.line(format!(
-                "reply from {from}: {}",
-                String::from_utf8_lossy(&buf[..n])
-            ));
+            out.line(format!("reply from {from}: {}", escape(&buf[..n])));
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: the QQ-style UDP chat: choose a person from a table of names, then talk.
@@ -114,7 +115,7 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
             loop {
                 match socket.recv_from(&mut buf) {
                     Ok((n, from)) => {
-                        let text = String::from_utf8_lossy(&buf[..n]);
+                        let text = escape(&buf[..n]);
                         out.line(format!("{}: {text}", name_of(from)));
                         if from == to {
                             break;

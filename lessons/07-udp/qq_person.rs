@@ -21,7 +21,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::bind_error;
 use socket_lab::input::Lines;
-use socket_lab::out::plural;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 07: one person of the QQ-style UDP chat: receive a message, reply to its
@@ -75,7 +75,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         // Blocks until someone, anyone, sends us a datagram.
         let (n, from) = socket.recv_from(&mut buf).context("receiving")?;
         count += 1;
-        let text = String::from_utf8_lossy(&buf[..n]);
+        let text = escape(&buf[..n]);
         out.line(format!("message from {from}: {text}"));
 
         let reply = if args.auto_reply {

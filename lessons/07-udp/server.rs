@@ -22,9 +22,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
+use rustix::net::RecvFlags;
 use socket2::SockRef;
 use socket_lab::errors::bind_error;
-use socket_lab::out::{plural, preview};
+use socket_lab::out::{escape, plural, preview};
 use socket_lab::{Out, Side, Style};
 
 /// What the server demonstrates.
@@ -104,24 +105,44 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     }
 }
 
-/// Receives one datagram into `buf` and traces the call.
-fn receive(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    out: Out,
-) -> anyhow::Result<(usize, SocketAddr)> {
-    let (n, peer) = socket.recv_from(buf).context("receiving a datagram")?;
+/// One datagram, received.
+struct Datagram {
+    /// How many bytes of it are in the buffer.
+    n: usize,
+    /// How long it really was: more than `n` when it did not fit the buffer.
+    len: usize,
+    from: SocketAddr,
+}
+
+// ANCHOR: receive
+/// Receives one datagram into `buf` and traces the call: `recv_from`, with one more thing
+/// to know. std's `socket.recv_from(buf)` returns how many bytes it put in `buf`, and
+/// cannot say whether the datagram was longer. The system call can: with the flag
+/// MSG_TRUNC (Linux), recvfrom returns the datagram's real length even when only part of
+/// it fit. rustix makes that call for us.
+fn receive(socket: &UdpSocket, buf: &mut [u8], out: Out) -> anyhow::Result<Datagram> {
+    let (n, len, from) = rustix::net::recvfrom(socket, &mut *buf, RecvFlags::TRUNC)
+        .context("receiving a datagram")?;
+    let from = from
+        .and_then(|addr| SocketAddr::try_from(addr).ok())
+        .context("a datagram without a sender's address")?;
+    let cut = if len > n {
+        format!(" (the datagram had {len}: cut)")
+    } else {
+        String::new()
+    };
     out.trace(
         format!(
-            "recv_from(buf of {}) -> {} from {peer} {}",
+            "recv_from(buf of {}) -> {}{cut} from {from} {}",
             buf.len(),
             plural(n, "byte"),
             preview(&buf[..n])
         )
         .trim_end(),
     );
-    Ok((n, peer))
+    Ok(Datagram { n, len, from })
 }
+// ANCHOR_END: receive
 
 // ANCHOR: echo
 fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> {
@@ -130,15 +151,22 @@ fn echo(socket: &UdpSocket, max: Option<usize>, out: Out) -> anyhow::Result<()> 
     while max.is_none_or(|max| served < max) {
         // recv_from blocks until a datagram arrives, from anyone. It returns ONE whole
         // datagram (up to the buffer's size) and the address it came from.
-        let (n, peer) = receive(socket, &mut buf, out)?;
+        let Datagram { n, len, from: peer } = receive(socket, &mut buf, out)?;
         let msg = &buf[..n];
         if n == 0 {
             // Not an end of file (UDP has no connection to close): an empty datagram.
             out.line(format!("datagram from {peer}: 0 bytes (an empty datagram)"));
         } else {
+            // The bytes are the sender's: shown escaped, so none of them can command
+            // our terminal.
+            out.line(format!("datagram from {peer}: {}", escape(msg)));
+        }
+        if len > n {
+            // Said, not hidden: the echo can only send back what fit.
             out.line(format!(
-                "datagram from {peer}: {}",
-                String::from_utf8_lossy(msg)
+                "  (cut: the datagram had {len} bytes, the buffer holds {n}; \
+                 the other {} are gone)",
+                len - n
             ));
         }
         // The reply needs the address: there is no connection that remembers it for us.
@@ -176,7 +204,7 @@ fn boundaries(socket: &UdpSocket, out: Out) -> anyhow::Result<()> {
     out.line("two datagrams are queued now; receiving with a 1024-byte buffer, twice:");
     let mut buf = [0u8; 1024];
     for _ in 0..2 {
-        let (n, peer) = receive(socket, &mut buf, out)?;
+        let Datagram { n, from: peer, .. } = receive(socket, &mut buf, out)?;
         out.line(format!(
             "recv_from -> {} from {peer}: {}",
             plural(n, "byte"),
@@ -193,14 +221,14 @@ fn truncation(socket: &UdpSocket, out: Out) -> anyhow::Result<()> {
     let mut buf = [0u8; 1024];
     // The first datagram is bigger than the buffer: recv_from fills the buffer and the
     // system throws the rest of that datagram away (Linux; Windows reports an error).
-    let (n, _) = receive(socket, &mut buf, out)?;
+    let Datagram { n, len, .. } = receive(socket, &mut buf, out)?;
     out.line(format!(
-        "first recv_from(buf of 1024) -> {}: {}",
+        "first recv_from(buf of 1024) -> {} of a {len}-byte datagram: {}",
         plural(n, "byte"),
         runs(&buf[..n])
     ));
     // The next receive does not get the rest: it gets the next datagram.
-    let (n, _) = receive(socket, &mut buf, out)?;
+    let Datagram { n, .. } = receive(socket, &mut buf, out)?;
     out.line(format!(
         "next recv_from(buf of 1024) -> {}: {}",
         plural(n, "byte"),

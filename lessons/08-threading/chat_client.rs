@@ -18,6 +18,7 @@ use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: join the group chat of lesson08-chat-server.
@@ -60,7 +61,8 @@ fn chat(args: &Args, out: Out) -> anyhow::Result<()> {
     let receiver = std::thread::spawn(move || {
         for line in incoming.lines() {
             match line {
-                Ok(line) => out.line(line),
+                // The server relays what others typed: shown escaped all the same.
+                Ok(line) => out.line(escape(line.as_bytes())),
                 Err(e) => {
                     out.line(format!("connection lost: {e}"));
                     break;

@@ -22,6 +22,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use socket_lab::errors::connect_error;
 use socket_lab::input::Lines;
+use socket_lab::out::escape;
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: send lines to lesson08-server over one or several connections at once.
@@ -101,7 +102,10 @@ fn talk(args: &Args, out: Out) -> anyhow::Result<()> {
             if n == 0 {
                 bail!("the server closed connection {i}");
             }
-            let reply = String::from_utf8_lossy(&buf[..n]);
+            // The reply is the server's: shown escaped, on the line of its connection (a
+            // line end the server added, like the one after "busy", is not shown).
+            let reply = &buf[..n];
+            let reply = escape(reply.strip_suffix(b"\n").unwrap_or(reply));
             if args.connections == 1 {
                 out.line(reply);
             } else {

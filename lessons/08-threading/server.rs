@@ -13,17 +13,24 @@
 //! Look for: "(serving 2 clients now)" — the server talks to both clients while both are
 //! connected. Compare with lesson02-server, where the second client hangs until the first
 //! one leaves. `lesson08-socketserver-echo` is the same server on a small framework.
+//!
+//! A thread per client has a price: every connection holds a thread and a file descriptor
+//! for as long as it is open. So the server raises its open-file limit at start, serves at
+//! most `--max-connections` at once (one more is told "busy"), closes connections idle for
+//! `--idle-timeout-ms`, and backs off when `accept` fails (see `limits.rs`).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket2::{Domain, Socket, Type};
-use socket_lab::errors::bind_error;
-use socket_lab::out::plural;
+use socket_lab::errors::{bind_error, is_timeout};
+use socket_lab::limits::{raise_open_file_limit, AcceptBackoff};
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// Lesson 08: the upper-case echo server, a thread per client.
@@ -48,6 +55,16 @@ struct Args {
     /// retries.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
     backlog: i32,
+
+    /// Serve at most N clients at once; one more is told "busy" and closed. The default
+    /// fits the common open-file limit of 1024.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+
+    /// Close a connection that sends nothing (or reads nothing) for this many
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
 
     /// Print only the first and the last line (for load tests: printing every message
     /// costs time).
@@ -85,25 +102,45 @@ fn listen(args: &Args) -> anyhow::Result<TcpListener> {
 fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let listener = listen(args)?;
     out.listening(listener.local_addr()?);
+    // One descriptor per client: the open-file limit as high as it goes (see limits.rs).
+    let limit = raise_open_file_limit().context("raising the open-file limit")?;
+    if !args.quiet {
+        out.line(limit.describe(args.max_connections as usize, 1));
+    }
+    let idle = Duration::from_millis(args.idle_timeout_ms);
 
     // ANCHOR: accept_loop
     // The connection loop of lesson 02, except that it never talks to a client itself.
     let mut clients: Vec<JoinHandle<()>> = Vec::new();
     let mut accepted = 0;
+    let mut backoff = AcceptBackoff::default();
     while args.max_clients.is_none_or(|max| accepted < max) {
         let (conn, peer) = match listener.accept() {
             Ok(accepted) => accepted,
-            // A client that left before we took it: take the next one.
-            Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
-            Err(e) => return Err(e).context("accepting a client"),
+            // Out of descriptors (EMFILE), say: wait a little, say so at most once a
+            // second, try again. A client that left before we took it: take the next.
+            Err(e) => {
+                if let Some(line) = backoff.failed(&e) {
+                    eprintln!("{line}");
+                }
+                continue;
+            }
         };
-        accepted += 1;
+        backoff.accepted();
         // Threads that have ended are forgotten; the rest are clients being served now.
         clients.retain(|client| !client.is_finished());
+        if clients.len() >= args.max_connections as usize {
+            refuse(conn, peer, args, out);
+            continue;
+        }
+        accepted += 1;
         let now = plural(clients.len() + 1, "client");
         if !args.quiet {
             out.line(format!("connection from {peer} (serving {now} now)"));
         }
+        // No wait on this client may be endless: idle for `idle`, it is closed.
+        conn.set_read_timeout(Some(idle))?;
+        conn.set_write_timeout(Some(idle))?;
         // The thread gets the connection (`move`): from here on, only it talks to this
         // client, while this loop goes straight back to `accept`. The Rust book's
         // `thread::spawn` panics when the system has no thread to give; `Builder::spawn`
@@ -124,9 +161,21 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One client too many: a line that says so, then the connection closes. A short write
+/// into a new connection's empty send buffer does not wait.
+fn refuse(mut conn: TcpStream, peer: SocketAddr, args: &Args, out: Out) {
+    let max = args.max_connections;
+    let busy =
+        format!("busy: this server serves {max} clients at once; try again later\n");
+    let _ = conn.write_all(busy.as_bytes());
+    if !args.quiet {
+        out.line(format!("{peer} refused: busy"));
+    }
+}
+
 // ANCHOR: communicate
 /// Lesson 02's communication loop: a `read` that blocks, blocks only this client's
-/// thread.
+/// thread (and, with the idle timeout, not for ever).
 fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
     // How the client left, said unless --quiet.
     let left = |how: &str| {
@@ -146,6 +195,10 @@ fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
                 left("reset the connection");
                 return;
             }
+            Err(e) if is_timeout(&e) => {
+                left("sent nothing for --idle-timeout-ms: closed");
+                return;
+            }
             Err(e) => {
                 out.line(format!("{peer}: read failed: {e}"));
                 return;
@@ -153,7 +206,7 @@ fn communicate(mut conn: TcpStream, peer: SocketAddr, quiet: bool, out: Out) {
         };
         out.trace_read(buf.len(), &buf[..n]);
         if !quiet {
-            let text = String::from_utf8_lossy(&buf[..n]);
+            let text = escape(&buf[..n]);
             out.line(format!("received from {peer}: {text}"));
         }
         // Upper-cased in place, in the buffer it was read into: no new buffer for every

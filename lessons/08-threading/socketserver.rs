@@ -9,7 +9,10 @@
 //! a time, Python's `TCPServer`, is lesson 02.)
 //!
 //! `shutdown` wakes the accept loop at once, where Python's polls every 0.5 s; chapter 08
-//! tells why that matters.
+//! tells why that matters. Two steps Python leaves to you are built in: a cap on the
+//! connections served at once (`verify_request` says no, the handler's `refuse` tells the
+//! client why) and an idle timeout on every connection; and a failing `accept` backs off
+//! instead of spinning (`socket_lab::limits`).
 
 use std::io;
 use std::net::{
@@ -21,6 +24,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
+
+use crate::limits::AcceptBackoff;
 
 /// How many connections are served at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +49,12 @@ pub struct Config {
     pub backlog: i32,
     /// Stop accepting after this many connections (the binaries' `--max-clients`).
     pub max_requests: Option<usize>,
+    /// With `Threading`: serve at most this many connections at once; a connection beyond
+    /// it is refused (the binaries' `--max-connections`). A pool is capped by its size.
+    pub max_connections: Option<usize>,
+    /// Every read and write of a connection waits at most this long: a peer that sends
+    /// nothing (or reads nothing) for this long is dropped (`--idle-timeout-ms`).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// One connection, as its handler sees it (Python: `self.request`, `self.client_address`,
@@ -65,6 +76,11 @@ pub trait RequestHandler: Send + 'static {
 
     /// Runs last, always: after `handle` returned, failed or panicked.
     fn finish(&mut self, _req: &mut Request) {}
+
+    /// Runs INSTEAD of the three steps above for a connection the server will not serve
+    /// (it is at `max_connections`): the place to tell the client why, in one short
+    /// write. The server closes the connection after it.
+    fn refuse(&mut self, _req: &mut Request) {}
 
     /// Gets the error of a step that failed or panicked. The server goes on serving.
     fn handle_error(&mut self, req: &Request, err: &io::Error) {
@@ -180,6 +196,7 @@ pub struct TcpServer<H> {
     factory: Arc<dyn Fn() -> H + Send + Sync>,
     shared: Arc<Shared>,
     served: usize,
+    backoff: AcceptBackoff,
 }
 
 impl<H: RequestHandler> TcpServer<H> {
@@ -210,6 +227,7 @@ impl<H: RequestHandler> TcpServer<H> {
             factory: Arc::new(factory),
             shared: Arc::new(shared),
             served: 0,
+            backoff: AcceptBackoff::default(),
         })
     }
 
@@ -262,20 +280,69 @@ impl<H: RequestHandler> TcpServer<H> {
 
     // ANCHOR: handle_request
     /// Accepts one connection and hands it on, counted as active. `shutdown`'s wake-up
-    /// call (or a client who came just as the server stopped) is closed at once instead.
+    /// call (or a client who came just as the server stopped) is closed at once instead,
+    /// and a connection over the cap is refused.
     fn handle_request(&mut self) {
         let (conn, peer) = match self.listener.accept() {
             Ok(accepted) => accepted,
-            Err(e) => return accept_failed(&e),
+            Err(e) => return self.accept_failed(&e),
         };
+        self.backoff.accepted();
         let mut state = self.shared.lock();
         if state.stop {
             return;
         }
+        if !self.verify_request(state.active) {
+            drop(state);
+            return self.refuse_request(conn, peer);
+        }
         state.active += 1;
         drop(state);
+        let active = Active(self.shared.clone());
         self.served += 1;
-        self.process_request(conn, peer, Active(self.shared.clone()));
+        // No wait on this peer may be endless (None: no timeout).
+        let idle = self.config.idle_timeout;
+        if let Err(e) = conn
+            .set_read_timeout(idle)
+            .and(conn.set_write_timeout(idle))
+        {
+            eprintln!("{peer}: cannot set the idle timeout: {e}");
+            return; // `conn` closes, and `active` counts it out
+        }
+        self.process_request(conn, peer, active);
+    }
+
+    /// Python's `verify_request`: whether to serve one more connection, with `active`
+    /// being served now. Not beyond `max_connections`.
+    fn verify_request(&self, active: usize) -> bool {
+        self.config.max_connections.is_none_or(|max| active < max)
+    }
+
+    /// A connection over the cap: the handler's `refuse` tells the client why, on this
+    /// thread (one short write into an empty send buffer never waits long; a timeout
+    /// bounds it anyway), then it is closed.
+    fn refuse_request(&self, conn: TcpStream, peer: SocketAddr) {
+        let _ = conn.set_write_timeout(Some(Duration::from_secs(1)));
+        let mut req = Request {
+            request: conn,
+            client_address: peer,
+            server: self.handle(),
+        };
+        let mut handler = (self.factory)();
+        let _ = guarded(|| {
+            handler.refuse(&mut req);
+            Ok(())
+        });
+        shutdown_request(req.request);
+    }
+
+    /// A failed `accept` never stops the server (nor Python's): a client that left before
+    /// we took it, take the next; out of descriptors (EMFILE), wait a little longer each
+    /// time and say so at most once a second (`limits::AcceptBackoff`).
+    fn accept_failed(&mut self, e: &io::Error) {
+        if let Some(line) = self.backoff.failed(e) {
+            eprintln!("{line}");
+        }
     }
 
     /// `finish_request`, then `shutdown_request`, on a new thread or on a free thread of
@@ -352,20 +419,6 @@ fn start_workers(concurrency: Concurrency) -> io::Result<Workers> {
         })?);
     }
     Ok(Workers::Pool(jobs, threads))
-}
-
-/// A failed `accept` never stops the server (nor Python's). A client that left before we
-/// took it: take the next. Anything else (out of file descriptors, say) is reported, and
-/// a short pause gives the handlers time to close some.
-fn accept_failed(e: &io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted, WouldBlock};
-    if !matches!(
-        e.kind(),
-        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) {
-        eprintln!("accept failed: {e} (trying again)");
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 // ANCHOR: finish_request
@@ -490,6 +543,8 @@ mod tests {
             allow_reuse_address: false,
             backlog: 5,
             max_requests: max,
+            max_connections: None,
+            idle_timeout: None,
         };
         let (tx, events) = mpsc::channel();
         let handlers = tx.clone();
@@ -590,6 +645,8 @@ mod tests {
             allow_reuse_address: true,
             backlog: 5,
             max_requests: None,
+            max_connections: None,
+            idle_timeout: None,
         };
         let server =
             TcpServer::bind("127.0.0.1:0", config, move || Probe(tx.clone(), ""));

@@ -15,10 +15,13 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::Parser;
-use socket_lab::errors::bind_error;
-use socket_lab::out::plural;
+use socket_lab::errors::{bind_error, is_timeout};
+use socket_lab::limits::raise_open_file_limit;
+use socket_lab::out::{escape, plural};
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
 
@@ -51,6 +54,16 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
     backlog: i32,
 
+    /// Serve at most N clients at once; one more is told "busy" and closed. The default
+    /// fits the common open-file limit of 1024.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+
+    /// Close a connection that sends nothing (or reads nothing) for this many
+    /// milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+
     /// Print only the first and the last line (for load tests: printing every message
     /// costs time).
     #[arg(long)]
@@ -72,6 +85,7 @@ fn main() -> ExitCode {
 struct UpperEcho {
     out: Out,
     quiet: bool,
+    max_connections: u32,
     /// How the client left, for `finish` to report.
     ended: &'static str,
 }
@@ -88,7 +102,8 @@ impl RequestHandler for UpperEcho {
         Ok(())
     }
 
-    /// Lesson 02's communication loop: it blocks only this client's thread.
+    /// Lesson 02's communication loop: it blocks only this client's thread (and, with the
+    /// server's idle timeout, not for ever).
     fn handle(&mut self, req: &mut Request) -> std::io::Result<()> {
         let conn = &mut req.request;
         let mut buf = [0u8; 1024];
@@ -103,11 +118,15 @@ impl RequestHandler for UpperEcho {
                     self.ended = "reset the connection";
                     return Ok(());
                 }
+                Err(e) if is_timeout(&e) => {
+                    self.ended = "sent nothing for --idle-timeout-ms: closed";
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             };
             self.out.trace_read(buf.len(), &buf[..n]);
             if !self.quiet {
-                let text = String::from_utf8_lossy(&buf[..n]);
+                let text = escape(&buf[..n]);
                 self.out
                     .line(format!("received from {}: {text}", req.client_address));
             }
@@ -124,6 +143,19 @@ impl RequestHandler for UpperEcho {
         if !self.quiet {
             let peer = req.client_address;
             self.out.line(format!("{peer} {}", self.ended));
+        }
+    }
+
+    /// The server is at --max-connections: say so, in one line the client shows.
+    fn refuse(&mut self, req: &mut Request) {
+        let busy = format!(
+            "busy: this server serves {} clients at once; try again later\n",
+            self.max_connections
+        );
+        let _ = req.request.write_all(busy.as_bytes());
+        if !self.quiet {
+            let peer = req.client_address;
+            self.out.line(format!("{peer} refused: busy"));
         }
     }
 
@@ -148,16 +180,25 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         // listen(backlog): room for a burst of connects while the accept loop catches up.
         backlog: args.backlog,
         max_requests: args.max_clients,
+        // At most this many at once, and none of them idle for longer than this.
+        max_connections: Some(args.max_connections as usize),
+        idle_timeout: Some(Duration::from_millis(args.idle_timeout_ms)),
     };
     let addr = format!("{}:{}", args.host, args.port);
-    let quiet = args.quiet;
+    let (quiet, max_connections) = (args.quiet, args.max_connections);
     let server = TcpServer::bind(&addr, config, move || UpperEcho {
         out,
         quiet,
+        max_connections,
         ended: "left",
     })
     .map_err(|e| bind_error(e, &addr))?;
     out.listening(server.local_addr());
+    // One descriptor per client: the open-file limit as high as it goes.
+    let limit = raise_open_file_limit().context("raising the open-file limit")?;
+    if !quiet {
+        out.line(limit.describe(max_connections as usize, 1));
+    }
 
     // Accepts, and starts a handler for each connection, until --max-clients is reached;
     // then waits for the handlers still running (a graceful stop).

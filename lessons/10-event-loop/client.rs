@@ -112,7 +112,7 @@ struct Tally {
 }
 
 fn run(args: &Args, out: Out) -> anyhow::Result<()> {
-    socket_lab::limits::raise_open_files_limit();
+    let _ = socket_lab::limits::raise_open_file_limit();
     let addr = format!("{}:{}", args.host, args.port);
     let target: SocketAddr = addr
         .to_socket_addrs()

@@ -13,7 +13,9 @@
 //!
 //! Look for: one thread (`ls /proc/$(pgrep lesson10-server)/task`) however many clients
 //! are connected; a client that stops reading is held back without holding anyone else
-//! back; a client that says nothing for `--idle-timeout-ms` is closed.
+//! back; a client that says nothing for `--idle-timeout-ms` is closed; one client more
+//! than `--max-connections` is told "busy" (the same limits as lesson 08, see its
+//! `limits.rs`).
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -27,7 +29,8 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 use socket_lab::errors::bind_error;
-use socket_lab::out::plural;
+use socket_lab::limits::raise_open_file_limit;
+use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
 /// The most reply bytes kept for one client that does not read them. Past it, the server
@@ -54,6 +57,12 @@ struct Args {
     /// (default: serve forever).
     #[arg(long, value_name = "N")]
     max_clients: Option<usize>,
+
+    /// Serve at most N clients at once; one more is told "busy" and closed. The default
+    /// fits the common open-file limit of 1024, as lesson 08's does; 10,000 clients need
+    /// `--max-connections 10000` (and a hard limit above it).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 
     /// Close a client that has sent nothing and taken nothing for this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -120,11 +129,14 @@ fn listen(args: &Args) -> anyhow::Result<TcpListener> {
 // ANCHOR_END: listen
 
 fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
-    // Every client is a file descriptor: allow as many as the system lets this process
-    // have (the soft limit is often 1024; the hard limit is the most it may be raised to).
-    socket_lab::limits::raise_open_files_limit();
     let mut socket = listen(args)?;
     out.listening(socket.local_addr()?);
+    // Every client is a file descriptor: allow as many as the system lets this process
+    // have (lesson 08's limits.rs: the soft limit is often 1024, the hard limit higher).
+    let limit = raise_open_file_limit().context("raising the open-file limit")?;
+    if !args.quiet {
+        out.line(limit.describe(args.max_connections as usize, 1));
+    }
     let idle = Duration::from_millis(args.idle_timeout_ms);
 
     // ANCHOR: event_loop
@@ -209,6 +221,10 @@ fn accept_all(
                 return Ok(());
             }
         };
+        if connections.len() >= args.max_connections as usize {
+            refuse(stream, peer, args, out);
+            continue;
+        }
         // Replies are small writes: send each at once (lesson 04, Nagle).
         stream.set_nodelay(true)?;
         let token = Token(*next_token);
@@ -238,6 +254,19 @@ fn accept_all(
     Ok(())
 }
 // ANCHOR_END: accept_all
+
+/// One client too many, as in lesson 08: a line that says so, then the connection closes.
+/// The socket is non-blocking, but a short write into a new connection's empty send
+/// buffer is taken whole.
+fn refuse(mut stream: TcpStream, peer: SocketAddr, args: &Args, out: Out) {
+    let max = args.max_connections;
+    let busy =
+        format!("busy: this server serves {max} clients at once; try again later\n");
+    let _ = stream.write_all(busy.as_bytes());
+    if !args.quiet {
+        out.line(format!("{peer} refused: busy"));
+    }
+}
 
 // ANCHOR: on_ready
 /// A client's socket is ready: write what is pending, read what arrived, upper-case it,
@@ -278,7 +307,8 @@ fn on_ready(
         conn.last_active = Instant::now();
         out.trace_read(buf.len(), &buf[..n]);
         if !quiet {
-            let text = String::from_utf8_lossy(&buf[..n]);
+            // The client's bytes: shown escaped, never raw, on the terminal.
+            let text = escape(&buf[..n]);
             out.line(format!("received from {}: {text}", conn.peer));
         }
         conn.pending

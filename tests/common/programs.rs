@@ -1,12 +1,15 @@
 //! Running the lab's programs: a server in a [`Session`], a client or any program with
 //! [`run`], and what each one did as a [`Run`].
 
-use std::io::{BufRead, Read, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use rustix::process::Resource;
+use rustix::process::{setrlimit, Rlimit};
 use wait_timeout::ChildExt;
 
 /// How long any program of the lab may take in a test before it counts as hung.
@@ -210,14 +213,18 @@ pub fn run(bin: &str, args: &[&str], stdin: Option<&str>) -> Run {
     }
 }
 
-/// A server started with `--port 0`, and the clients a test runs against it.
+/// A server started with `--port 0`, and the clients a test runs against it. A client that
+/// must run while the test goes on (the test waits for its lines, types into it) is a
+/// `Session` too: [`Session::background`].
 pub struct Session {
     bin: String,
     shown: String,
-    /// The port it listens on.
+    /// The port it listens on (for a client in the background: its server's port).
     pub port: u16,
-    /// Its first line: `listening on 127.0.0.1:PORT`.
+    /// Its first line: `listening on 127.0.0.1:PORT` (empty for a client).
     pub first_line: String,
+    /// A server (not a client in the background): its [`Run`] knows the port it listened on.
+    server: bool,
     child: Child,
     /// Its keyboard, for [`Session::start_typing`].
     keyboard: Option<ChildStdin>,
@@ -232,26 +239,104 @@ impl Session {
     /// Starts server `bin` with `args` and `--port 0`, and waits for its `listening on` line.
     #[track_caller]
     pub fn start(bin: &str, args: &[&str]) -> Session {
-        Session::spawn(bin, args, Stdio::null())
+        Session::spawn(bin, args, 0, Stdio::null(), &[])
+    }
+
+    /// Like [`Session::start`], on `port`: a server restarted where an earlier one listened.
+    /// Shown without the port, as a student restarts it on the default port.
+    #[track_caller]
+    pub fn start_on_port(bin: &str, args: &[&str], port: u16) -> Session {
+        Session::spawn(bin, args, port, Stdio::null(), &[])
+    }
+
+    /// Like [`Session::start`], with resource limits set on the server's process before it
+    /// starts (soft and hard alike): `(Resource::Nofile, 64)` lets it hold 64 descriptors,
+    /// `(Resource::As, N)` N bytes of address space. What `prlimit --nofile=64:64` does.
+    #[track_caller]
+    pub fn start_limited(
+        bin: &str,
+        args: &[&str],
+        limits: &[(Resource, u64)],
+    ) -> Session {
+        Session::spawn(bin, args, 0, Stdio::null(), limits)
     }
 
     /// Like [`Session::start`], for a program that also reads its stdin: the test types into
     /// it with [`Session::type_line`].
     #[track_caller]
     pub fn start_typing(bin: &str, args: &[&str]) -> Session {
-        Session::spawn(bin, args, Stdio::piped())
+        Session::spawn(bin, args, 0, Stdio::piped(), &[])
     }
 
     #[track_caller]
-    fn spawn(bin: &str, args: &[&str], stdin: Stdio) -> Session {
+    fn spawn(
+        bin: &str,
+        args: &[&str],
+        port: u16,
+        stdin: Stdio,
+        limits: &[(Resource, u64)],
+    ) -> Session {
         let mut cmd = command(bin);
         cmd.args(args)
-            .args(["--port", "0"])
+            .args(["--port", &port.to_string()])
             .stdin(stdin)
             .stderr(Stdio::piped());
-        let mut started =
+        if !limits.is_empty() {
+            let limits = limits.to_vec();
+            // SAFETY: the closure runs in the child between fork and exec, where only
+            // async-signal-safe calls are allowed: it makes setrlimit system calls and
+            // allocates nothing.
+            unsafe {
+                cmd.pre_exec(move || {
+                    for &(resource, n) in &limits {
+                        let limit = Rlimit {
+                            current: Some(n),
+                            maximum: Some(n),
+                        };
+                        setrlimit(resource, limit)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let started =
             socket_lab::spawn::start(&mut cmd).unwrap_or_else(|e| panic!("{e:#}"));
-        let stderr = started.child.stderr.take().map(|mut pipe| {
+        let port = started.addr.port();
+        let shown = shown_command(bin, args, None);
+        let mut session = Session::watch(bin, shown, started.child, started.stdout, port);
+        session.first_line = started.first_line;
+        session.server = true;
+        session
+    }
+
+    /// Runs client `bin` against this server (adding `--port`) in the background, with a
+    /// keyboard: the test waits for its lines ([`Session::wait_for_line`]), types into it
+    /// ([`Session::type_line`]) and collects its [`Run`] with [`Session::finish`].
+    #[track_caller]
+    pub fn background(&self, bin: &str, args: &[&str]) -> Session {
+        let mut cmd = command(bin);
+        cmd.args(args)
+            .args(["--port", &self.port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+        let stdout = child.stdout.take().expect("its stdout is piped");
+        let shown = shown_command(bin, args, None);
+        Session::watch(bin, shown, child, BufReader::new(stdout), self.port)
+    }
+
+    /// Reads the stdout and stderr of a started program in threads, as they come.
+    fn watch(
+        bin: &str,
+        shown: String,
+        mut child: Child,
+        mut stdout: BufReader<ChildStdout>,
+        port: u16,
+    ) -> Session {
+        let stderr = child.stderr.take().map(|mut pipe| {
             std::thread::spawn(move || {
                 let mut bytes = Vec::new();
                 let _ = pipe.read_to_end(&mut bytes);
@@ -261,7 +346,6 @@ impl Session {
         // The rest of stdout is read by a thread, line by line (each with its `\n`), so the
         // server never blocks on a full pipe and a test can wait for a line.
         let (tx, lines) = mpsc::channel();
-        let mut stdout = started.stdout;
         std::thread::spawn(move || loop {
             let mut line = Vec::new();
             match stdout.read_until(b'\n', &mut line) {
@@ -278,11 +362,12 @@ impl Session {
         });
         Session {
             bin: bin.to_string(),
-            shown: shown_command(bin, args, None),
-            port: started.addr.port(),
-            first_line: started.first_line,
-            keyboard: started.child.stdin.take(),
-            child: started.child,
+            shown,
+            port,
+            first_line: String::new(),
+            server: false,
+            keyboard: child.stdin.take(),
+            child,
             lines,
             seen: Vec::new(),
             stderr,
@@ -337,10 +422,11 @@ impl Session {
         }
     }
 
-    /// Types `line` and Enter into a server started with [`Session::start_typing`].
+    /// Types `line` and Enter into a server started with [`Session::start_typing`], or a
+    /// client started with [`Session::background`].
     #[track_caller]
     pub fn type_line(&mut self, line: &str) {
-        let keyboard = self.keyboard.as_mut().expect("started with start_typing");
+        let keyboard = self.keyboard.as_mut().expect("started with a keyboard");
         keyboard
             .write_all(format!("{line}\n").as_bytes())
             .unwrap_or_else(|e| panic!("typing into {}: {e}", self.bin));
@@ -386,13 +472,17 @@ impl Session {
             self.seen.push(line);
         }
         let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
+        let stdout = match self.server {
+            true => format!("{}\n{}", self.first_line, self.seen.concat()),
+            false => self.seen.concat(),
+        };
         Run {
             bin: self.bin.clone(),
             shown: self.shown.clone(),
-            stdout: format!("{}\n{}", self.first_line, self.seen.concat()),
+            stdout,
             stderr: stderr.unwrap_or_default(),
             code,
-            port: Some(self.port),
+            port: self.server.then_some(self.port),
         }
     }
 }

@@ -1,67 +1,132 @@
 //! What the tests need besides the lab's programs: ports where nobody listens, programs that
-//! may be missing (python3, script), `lab demo`, and the list of the lab's binaries.
+//! may be missing (python3, script, tftp), scratch directories, `lab demo`, and the list of
+//! the lab's binaries.
 
 use std::io::Write;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use super::{assert_contains, redact_ports, run, Run};
 
 /// A TCP port where nobody listens.
 pub fn free_port() -> u16 {
-    unused_port(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+    socket_lab::spawn::free_tcp_port().expect("a free port below the ephemeral range")
 }
 
 /// A UDP port where nobody receives.
 pub fn free_udp_port() -> u16 {
-    unused_port(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok())
-}
-
-/// A free port chosen BELOW the system's ephemeral range (where clients' own ports come
-/// from), starting at a random place. A port from inside that range could be handed to the
-/// very client we run against it: a UDP client would then receive its own datagram, and a
-/// TCP client connecting to its own port connects to itself ("self-connect").
-fn unused_port(is_free: impl Fn(u16) -> bool) -> u16 {
-    use std::hash::{BuildHasher, Hasher};
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let first: u16 = 20000;
-    let span = ephemeral_low.saturating_sub(first).max(1);
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let start = (random % u64::from(span)) as u16;
-    (0..span)
-        .map(|i| first + (start + i) % span)
-        .find(|&port| is_free(port))
-        .expect("a free port below the ephemeral range")
+    socket_lab::spawn::free_udp_port().expect("a free port below the ephemeral range")
 }
 
 /// For a test that needs `program` (python3 for the course's own peers, `script` for a
-/// terminal): `true` when it is missing and the test must be skipped. The skip is printed
-/// where `cargo test` shows it — and when the `CI` variable is set, a missing program fails
-/// the test instead: CI must never skip a test silently.
+/// terminal, tftp and in.tftpd and curl as real TFTP peers): `true` when it is missing and
+/// the test must be skipped (see [`skip`]).
 #[track_caller]
 pub fn skip_without(program: &str) -> bool {
+    // Installed means it starts; its exit code does not matter (`tftp --version` is a usage
+    // error). 127 is a shell's "command not found", which a shim (pyenv) may run.
     let found = Command::new(program)
         .arg("--version")
+        .stdin(Stdio::null())
         .output()
-        .is_ok_and(|out| out.status.success());
+        .is_ok_and(|out| out.status.code() != Some(127));
     if found {
         return false;
     }
+    let package = match program {
+        "tftp" => "tftp-hpa",
+        "in.tftpd" => "tftpd-hpa",
+        other => other,
+    };
+    skip(&format!("{program} is not installed (install {package})"))
+}
+
+/// Skips a test that cannot run here, saying `skipped: WHY` where `cargo test` shows it;
+/// returns `true`. When the `CI` variable is set it fails the test instead: CI must never
+/// skip a test silently.
+#[track_caller]
+pub fn skip(why: &str) -> bool {
     assert!(
         std::env::var_os("CI").is_none(),
-        "{program} is not installed, and CI must run every test: install {program}"
+        "{why}, and CI must run every test"
     );
-    // Written past the test harness's output capture, so that it shows.
+    say_skipped(why)
+}
+
+/// Prints `skipped: WHY (where)` past the test harness's output capture, so that it shows;
+/// returns `true`.
+#[track_caller]
+fn say_skipped(why: &str) -> bool {
     let _ = writeln!(
         std::io::stderr(),
-        "skipped: {program} is not installed ({})",
+        "skipped: {why} ({})",
         std::panic::Location::caller()
     );
     true
+}
+
+/// A scratch directory for a test's files, with sub-directories `subdirs`; deleted when
+/// the test ends.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new(subdirs: &[&str]) -> Scratch {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        for sub in subdirs {
+            std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        }
+        Scratch { dir }
+    }
+
+    /// The scratch directory itself.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The path of `rel` in it, as a program's argument.
+    pub fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    pub fn write(&self, rel: &str, bytes: &[u8]) {
+        let path = self.dir.path().join(rel);
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {rel}: {e}"));
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        let path = self.dir.path().join(rel);
+        std::fs::read(path).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    /// The names in the sub-directory `rel`, hidden ones (part files) too, sorted.
+    pub fn names(&self, rel: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join(rel))
+            .unwrap_or_else(|e| panic!("reading {rel}/: {e}"))
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `text` with the scratch directory's path taken out: `/tmp/.tmpXYZ/downloads/a.txt`
+    /// reads `downloads/a.txt`, as it would in a student's folder.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&format!("{}/", self.dir.path().display()), "")
+    }
+}
+
+/// For a test of what only Linux shows (the TCP states of `/proc/net/tcp`, the SYN retries of
+/// a full accept queue): `true`, with a visible `skipped:` line, on any other system. The
+/// book says on which kernel the behaviour was observed.
+#[track_caller]
+pub fn skip_unless_linux() -> bool {
+    if cfg!(target_os = "linux") {
+        return false;
+    }
+    say_skipped("this test reads Linux's /proc/net/tcp")
 }
 
 /// Runs a Python script and returns what it printed; fails the test with Python's stderr

@@ -12,14 +12,15 @@ use std::path::PathBuf;
 use super::{default_port, Run};
 
 /// Several terminals, one after another, with the ports redacted (see [`redact_ports`]): the
-/// port of the server among `runs` shows as its lesson's default port.
+/// port of each server among `runs` (a server; a relay in front of it) shows as its
+/// program's default port.
 pub fn transcript(runs: &[&Run]) -> String {
     let text: Vec<String> = runs.iter().map(|r| r.terminal()).collect();
-    let text = text.join("\n");
-    match runs.iter().find(|r| r.port.is_some()) {
-        Some(server) => server.redact_ports(&text),
-        None => redact_ports(&text, None, None),
-    }
+    let servers: Vec<(u16, u16)> = runs
+        .iter()
+        .filter_map(|r| Some((r.port?, default_port(&r.bin)?)))
+        .collect();
+    redact_servers(&text.join("\n"), &servers)
 }
 
 impl Run {
@@ -33,26 +34,45 @@ impl Run {
 /// Ports and process ids change from run to run. `127.0.0.1:SERVER_PORT` becomes
 /// `127.0.0.1:DEFAULT` (what a student sees with no `--port`), any other `127.0.0.1:N` (a
 /// client's port, picked by the system) `127.0.0.1:[port]`, an explicit `--port N`
-/// `--port [port]`, and `pid N` `pid [pid]`.
+/// `--port [port]` (unless N is the server's default port), and `pid N` `pid [pid]`. And
+/// from machine to machine: lesson 08's `open files: up to N (raised from M, the hard
+/// limit)` becomes `open files: up to [limit] (the hard limit)`.
 pub fn redact_ports(
     text: &str,
     server_port: Option<u16>,
     default: Option<u16>,
 ) -> String {
+    let servers: Vec<(u16, u16)> = server_port.zip(default).into_iter().collect();
+    redact_servers(text, &servers)
+}
+
+/// [`redact_ports`] for several servers at once: `(port, default port)` of each.
+pub fn redact_servers(text: &str, servers: &[(u16, u16)]) -> String {
     let re = regex::Regex::new(r"127\.0\.0\.1:(\d+)").expect("valid regex");
     let text = re.replace_all(text, |caps: &regex::Captures| {
         let port: Option<u16> = caps[1].parse().ok();
-        match (port, server_port, default) {
-            (Some(p), Some(s), Some(d)) if p == s => format!("127.0.0.1:{d}"),
-            _ => "127.0.0.1:[port]".to_string(),
+        match servers.iter().find(|(server, _)| Some(*server) == port) {
+            Some((_, default)) => format!("127.0.0.1:{default}"),
+            None => "127.0.0.1:[port]".to_string(),
         }
     });
-    let text = regex::Regex::new(r"--port [1-9]\d*")
+    // `--port 9109` (a relay's default port, typed to reach the relay) is what a student
+    // types too; any other port given explicitly changes from run to run.
+    let text = regex::Regex::new(r"--port ([1-9]\d*)")
         .expect("valid regex")
-        .replace_all(&text, "--port [port]");
-    regex::Regex::new(r"pid \d+")
+        .replace_all(&text, |caps: &regex::Captures| {
+            let port: Option<u16> = caps[1].parse().ok();
+            match servers.iter().find(|(_, default)| Some(*default) == port) {
+                Some(_) => caps[0].to_string(),
+                None => "--port [port]".to_string(),
+            }
+        });
+    let text = regex::Regex::new(r"pid \d+")
         .expect("valid regex")
-        .replace_all(&text, "pid [pid]")
+        .replace_all(&text, "pid [pid]");
+    regex::Regex::new(r"open files: up to \d+ \((raised from \d+, )?the hard limit\)")
+        .expect("valid regex")
+        .replace_all(&text, "open files: up to [limit] (the hard limit)")
         .into_owned()
 }
 
