@@ -27,7 +27,7 @@ use std::time::UNIX_EPOCH;
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
 
-use crate::json_header::{to_hex, PART_PREFIX, PART_SUFFIX};
+use crate::json_header::{to_hex, FILE_SYSTEM_NAME_MAX, PART_PREFIX, PART_SUFFIX};
 
 /// How many bytes of a body move at a time: big enough that the cost of one `read` or
 /// `write` call is nothing next to the bytes it moves.
@@ -298,9 +298,15 @@ pub fn receive_file(
 // ANCHOR: kept_checksum
 /// Where the server keeps the checksum of `dir/name`: `dir/.NAME.sha256`, a hidden name
 /// that no request can ask for (hidden names are refused).
-fn checksum_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!(".{name}.sha256"))
+fn checksum_name(name: &str) -> String {
+    format!(".{name}.sha256")
 }
+
+/// The longest name whose checksum can be kept: its record's temporary name,
+/// `.NAME.sha256.tmp`, must fit the file system's 255 bytes. A longer name (up to the
+/// protocol's 249) is served all the same; only its checksum is computed at every `get`.
+pub const MAX_KEPT_NAME_LEN: usize =
+    FILE_SYSTEM_NAME_MAX - ".".len() - ".sha256.tmp".len();
 
 /// What a kept checksum is valid for: the file's size and modification time, to the
 /// nanosecond. A file changed since (edited, replaced) no longer matches.
@@ -313,19 +319,28 @@ fn stamp(path: &Path) -> Option<String> {
 /// Keeps the checksum of `dir/name` (just received and verified, or just computed) next
 /// to it, as `SHA256 SIZE MTIME`. Written under a temporary name, then renamed.
 pub fn keep_checksum(dir: &Path, name: &str, sha256: &str) -> anyhow::Result<()> {
+    let record = checksum_name(name);
+    if name.len() > MAX_KEPT_NAME_LEN {
+        bail!(
+            "the checksum of a {}-byte name is not kept ({record}.tmp would not fit in \
+             {FILE_SYSTEM_NAME_MAX} bytes): each get computes it",
+            name.len()
+        );
+    }
     let stamp = stamp(&dir.join(name)).context("reading the file's size and time")?;
-    let path = checksum_path(dir, name);
-    let temporary = path.with_extension("sha256.tmp");
+    let path = dir.join(&record);
+    let temporary = dir.join(format!("{record}.tmp"));
+    // The message names the record, not the folder (as the part file's errors do).
     std::fs::write(&temporary, format!("{sha256} {stamp}\n"))
         .and_then(|()| std::fs::rename(&temporary, &path))
-        .with_context(|| format!("keeping the checksum in {}", path.display()))
+        .with_context(|| format!("keeping the checksum in {record}"))
 }
 
 /// The checksum kept for `dir/name`, if it was made for the file as it is now (same size,
 /// same modification time). Anything else (none kept, another size, a newer file, a
 /// damaged record) is `None`: then the file must be hashed.
 pub fn kept_checksum(dir: &Path, name: &str) -> Option<String> {
-    let record = std::fs::read_to_string(checksum_path(dir, name)).ok()?;
+    let record = std::fs::read_to_string(dir.join(checksum_name(name))).ok()?;
     let (sha256, kept_for) = record.trim_end().split_once(' ')?;
     let valid = crate::json_header::check_sha256(sha256).is_ok();
     (valid && Some(kept_for.to_string()) == stamp(&dir.join(name))).then(|| sha256.into())
@@ -485,5 +500,28 @@ mod tests {
         // A damaged record is no checksum.
         std::fs::write(dir.path().join(".a.txt.sha256"), "not a checksum\n").unwrap();
         assert_eq!(kept_checksum(dir.path(), "a.txt"), None);
+    }
+
+    #[test]
+    fn a_name_too_long_for_its_record_has_its_checksum_computed_each_time() {
+        let dir = tempfile::tempdir().expect("a scratch directory");
+        for (len, kept) in [(MAX_KEPT_NAME_LEN, true), (MAX_KEPT_NAME_LEN + 1, false)] {
+            let name = "n".repeat(len);
+            std::fs::write(dir.path().join(&name), b"hello\n").unwrap();
+            let keeping = keep_checksum(dir.path(), &name, HELLO_SHA256);
+            assert_eq!(keeping.is_ok(), kept, "{len} bytes: {keeping:?}");
+            let found = kept_checksum(dir.path(), &name);
+            assert_eq!(found.is_some(), kept, "{len} bytes");
+        }
+        let e = keep_checksum(dir.path(), &"n".repeat(249), HELLO_SHA256).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the checksum of a 249-byte name is not kept (.{}.sha256.tmp would not fit \
+                 in 255 bytes): each get computes it",
+                "n".repeat(249)
+            )
+        );
+        assert_eq!(MAX_KEPT_NAME_LEN, 243);
     }
 }
