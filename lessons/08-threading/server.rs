@@ -29,7 +29,7 @@ use anyhow::{anyhow, Context};
 use clap::Parser;
 use socket2::{Domain, Socket, Type};
 use socket_lab::errors::{bind_error, is_timeout};
-use socket_lab::limits::{raise_open_file_limit, AcceptBackoff};
+use socket_lab::limits::{raise_open_file_limit, tell_busy, AcceptBackoff};
 use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
@@ -161,13 +161,9 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One client too many: a line that says so, then the connection closes. A short write
-/// into a new connection's empty send buffer does not wait.
+/// One client too many: a line that says so, then the connection closes.
 fn refuse(mut conn: TcpStream, peer: SocketAddr, args: &Args, out: Out) {
-    let max = args.max_connections;
-    let busy =
-        format!("busy: this server serves {max} clients at once; try again later\n");
-    let _ = conn.write_all(busy.as_bytes());
+    tell_busy(&mut conn, args.max_connections);
     if !args.quiet {
         out.line(format!("{peer} refused: busy"));
     }

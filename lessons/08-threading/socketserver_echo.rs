@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::{bind_error, is_timeout};
-use socket_lab::limits::raise_open_file_limit;
+use socket_lab::limits::{raise_open_file_limit, tell_busy};
 use socket_lab::out::{escape, plural};
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
@@ -148,11 +148,7 @@ impl RequestHandler for UpperEcho {
 
     /// The server is at --max-connections: say so, in one line the client shows.
     fn refuse(&mut self, req: &mut Request) {
-        let busy = format!(
-            "busy: this server serves {} clients at once; try again later\n",
-            self.max_connections
-        );
-        let _ = req.request.write_all(busy.as_bytes());
+        tell_busy(&mut req.request, self.max_connections);
         if !self.quiet {
             let peer = req.client_address;
             self.out.line(format!("{peer} refused: busy"));

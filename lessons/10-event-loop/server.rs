@@ -29,7 +29,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 use socket_lab::errors::bind_error;
-use socket_lab::limits::raise_open_file_limit;
+use socket_lab::limits::{raise_open_file_limit, tell_busy};
 use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
@@ -256,13 +256,8 @@ fn accept_all(
 // ANCHOR_END: accept_all
 
 /// One client too many, as in lesson 08: a line that says so, then the connection closes.
-/// The socket is non-blocking, but a short write into a new connection's empty send
-/// buffer is taken whole.
 fn refuse(mut stream: TcpStream, peer: SocketAddr, args: &Args, out: Out) {
-    let max = args.max_connections;
-    let busy =
-        format!("busy: this server serves {max} clients at once; try again later\n");
-    let _ = stream.write_all(busy.as_bytes());
+    tell_busy(&mut stream, args.max_connections);
     if !args.quiet {
         out.line(format!("{peer} refused: busy"));
     }
