@@ -185,6 +185,16 @@ const CALLS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "lessons/10-event-loop/client.rs",
+        &[
+            "TcpStream::connect",
+            "Poll::new()",
+            ".register(",
+            "poll.poll(",
+            "WouldBlock",
+        ],
+    ),
+    (
         "lessons/11-lifecycle/server.rs",
         &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
     ),
