@@ -5,6 +5,8 @@
 //! Run: `cargo bench --bench handshake` (prints both rates and their ratio; it asserts nothing,
 //! the numbers depend on the machine).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command};
@@ -202,6 +204,7 @@ fn two_writes(count: usize, out: &Out) -> f64 {
 }
 
 fn main() {
+    common::print_machine();
     let out = Out::new(
         Side::Client,
         &Style {

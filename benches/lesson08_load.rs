@@ -1,8 +1,9 @@
-//! Lesson 08's load bench: many clients at once against the server with a thread per client,
-//! the same server on the socketserver module (a thread per client, then a pool of 16), the
-//! same load (smaller) against lesson 02's one-at-a-time server, against Python's
-//! `socketserver.ThreadingTCPServer` when python3 is there, and a burst of connects against
-//! a listen backlog of 5 and of 1024.
+//! The load bench of lessons 08 and 10: 500 clients at once, 100 round trips each, against
+//! Python's `socketserver.ThreadingTCPServer` (the baseline, when python3 is there), lesson
+//! 08's server with a thread per client, the same server on the socketserver module (a
+//! thread per client, then a pool of 16), and lesson 10's event loop; then lesson 02's
+//! one-at-a-time server (fewer clients), and a burst of connects against a listen backlog of
+//! 5 and of 1024.
 //!
 //!     cargo bench --bench lesson08_load
 //!     cargo bench --bench lesson08_load -- --target 127.0.0.1:9008 --clients 100 --rounds 50
@@ -10,14 +11,23 @@
 //! With `--target HOST:PORT` it aims the load at any upper-case echo server that is already
 //! running, and measures only that one.
 //!
-//! Every reply is checked: a round trip counts only when the reply is exactly the upper-cased
-//! message (each message is unique, so a reply meant for another client, or a piece of one,
-//! is caught as "mixed"). A client that gets no reply within 5 s counts as "lost". This is a
-//! bench, not a test: the figures depend on the machine; nothing here is asserted in CI.
+//! Each server runs under two loads. The lab's own `lesson10-client`: one thread, an event
+//! loop, all 500 connections open at once; it needs about one core and leaves the other to
+//! the server. And a thread per client in this bench (the load this bench used first): 500
+//! threads that take most of both cores, so it measures the servers together with itself.
+//! The servers take turns, three rounds of all of them, and each one's fastest run under
+//! each load counts (other programs on the machine only ever slow a run down). Every reply
+//! is checked: a round trip counts only when the reply is exactly the upper-cased message
+//! (each message is unique, so a reply meant for another client, or a piece of one, is
+//! "wrong"); no reply within 5 s is "lost". This is a bench, not a test:
+//! the figures depend on the machine; nothing here is asserted in CI.
+
+mod common;
+
+use common::{load_client, print_machine, start_python_server, Load, Server};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -149,64 +159,6 @@ fn report(name: &str, clients: usize, rounds: usize, mut o: Outcome) -> bool {
     o.lost == 0 && o.mixed == 0 && o.failed_connects == 0
 }
 
-/// A server this bench started; it is killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `program args`, reads its `listening on HOST:PORT` line, and throws the rest of
-/// its output away (in a thread, so its pipe never fills up).
-fn start(program: &str, args: &[&str]) -> Option<Server> {
-    let started = socket_lab::spawn::start(
-        Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .env("NO_COLOR", "1"),
-    );
-    match started {
-        Ok(server) => Some(Server {
-            addr: server.addr,
-            child: server.drain_stdout(),
-        }),
-        Err(e) => {
-            eprintln!("{e:#}");
-            None
-        }
-    }
-}
-
-/// Python's own threaded server, serving the same upper-case echo. Its backlog is set like
-/// ours (Python's default `request_queue_size` is 5: see the backlog section below).
-const PYTHON_SERVER: &str = r#"
-import socketserver, sys
-
-class UpperEcho(socketserver.BaseRequestHandler):
-    def handle(self):
-        while True:
-            data = self.request.recv(1024)
-            if not data:
-                return
-            self.request.sendall(data.upper())
-
-class Server(socketserver.ThreadingTCPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = int(sys.argv[1])
-
-with Server(("127.0.0.1", 0), UpperEcho) as server:
-    print("listening on %s:%d" % server.server_address, flush=True)
-    server.serve_forever()
-"#;
-
 /// A burst of `clients` connects at the same instant, each followed by one round trip: how
 /// long until each client had its first reply. A client whose SYN (or handshake ACK) was
 /// dropped because the accept queue was full waits for the retry: 1 s, then 3 s, 7 s...
@@ -267,6 +219,9 @@ fn option(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// Rounds of every server, taking turns; each server's fastest run counts.
+const ROUNDS_OF_ALL: usize = 3;
+
 fn main() {
     let clients: usize = option("--clients")
         .and_then(|v| v.parse().ok())
@@ -274,57 +229,95 @@ fn main() {
     let rounds: usize = option("--rounds")
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
+    let _ = socket_lab::limits::raise_open_file_limit();
 
     if let Some(target) = option("--target") {
         let Some(addr) = target.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
             eprintln!("--target {target}: not an address like 127.0.0.1:9008");
             std::process::exit(2);
         };
-        let ok = report(
-            &format!("server at {addr}"),
-            clients,
-            rounds,
-            load(addr, clients, rounds),
-        );
-        std::process::exit(if ok { 0 } else { 1 });
+        let load = load_client(addr, clients, rounds);
+        println!("server at {addr}: {}", load.summary());
+        std::process::exit(if load.all_exact() { 0 } else { 1 });
     }
 
+    print_machine();
+    println!(
+        "load bench: {clients} clients at once x {rounds} round trips, every reply checked; \
+         latency is one round trip; fastest of {ROUNDS_OF_ALL} runs each"
+    );
+    println!();
+    let max = clients.to_string();
+    // Every client at once (--max-connections), whatever --clients asks.
+    let quiet = [
+        "--port",
+        "0",
+        "--quiet",
+        "--max-clients",
+        &max,
+        "--max-connections",
+        &max,
+    ];
     let lesson08 = env!("CARGO_BIN_EXE_lesson08-server");
     let socketserver = env!("CARGO_BIN_EXE_lesson08-socketserver-echo");
-    let lesson02 = env!("CARGO_BIN_EXE_lesson02-server");
+    let lesson10 = env!("CARGO_BIN_EXE_lesson10-server");
+    let servers: [(&str, &dyn Fn() -> Option<Server>); 4] = [
+        (
+            "Python ThreadingTCPServer (request_queue_size 1024)",
+            &|| start_python_server("1024"),
+        ),
+        ("lesson08-server (a thread per client)", &|| {
+            Server::start(lesson08, &quiet)
+        }),
+        ("lesson08-socketserver-echo (a thread per client)", &|| {
+            Server::start(socketserver, &quiet)
+        }),
+        ("lesson10-server (one thread, an event loop)", &|| {
+            Server::start(lesson10, &quiet)
+        }),
+    ];
+    // Each server under two loads: lesson10-client (one thread), and a thread per client
+    // in this bench (the load the bench used before lesson 10; it takes both cores).
+    let mut best = [[None; 4]; 2];
     let mut all_ok = true;
-    println!(
-        "load bench: every reply checked; latency is one round trip (write, then read the reply)"
-    );
-    // Other programs busy on the same cores change every figure: say how busy the machine was.
-    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
-        let one_minute = load.split_whitespace().next().unwrap_or("?");
-        println!("(load average of the last minute before the run: {one_minute})");
-    }
-    println!();
-
-    // Lesson 08: a thread per client, backlog 1024; spelt out, then on the socketserver module.
-    let max = clients.to_string();
-    for (program, name) in [
-        (
-            lesson08,
-            "lesson08-server (a thread per client, backlog 1024)",
-        ),
-        (
-            socketserver,
-            "lesson08-socketserver-echo (a thread per client, backlog 1024)",
-        ),
-    ] {
-        if let Some(server) =
-            start(program, &["--port", "0", "--quiet", "--max-clients", &max])
-        {
-            let outcome = load(server.addr, clients, rounds);
-            all_ok &= report(name, clients, rounds, outcome);
+    for _ in 0..ROUNDS_OF_ALL {
+        for (i, (_, start)) in servers.iter().enumerate() {
+            for (by, best) in best.iter_mut().enumerate() {
+                let Some(server) = start() else { continue };
+                let mut load = match by {
+                    0 => load_client(server.addr, clients, rounds),
+                    _ => threads_load(server.addr, clients, rounds),
+                };
+                // The server's own CPU time (a lesson server has exited by now; its
+                // times stay readable until it is reaped).
+                let ticks = common::cpu_ticks(server.child.id()).unwrap_or(0);
+                load.server_cpu_us =
+                    ticks as f64 * 10_000.0 / (load.exact + load.wrong).max(1) as f64;
+                all_ok &= load.all_exact();
+                if best[i].is_none_or(|b: Load| load.per_second > b.per_second) {
+                    best[i] = Some(load);
+                }
+            }
         }
     }
+    let names: Vec<&str> = servers.iter().map(|(name, _)| *name).collect();
+    compare(
+        "the load: lesson10-client, one thread holding every connection",
+        &names,
+        best[0],
+    );
+    compare(
+        "the load: a thread per client in this bench (it takes both cores too)",
+        &names,
+        best[1],
+    );
 
-    // The socketserver module with a pool smaller than the crowd: clients wait their turn.
-    if let Some(server) = start(
+    // Servers that serve a bounded number of clients at once cannot take lesson10-client,
+    // which opens every connection and has each answered once before the rounds start:
+    // the first ones would hold every thread while waiting for the others. Their clients
+    // are threads of this bench, each connecting and making its rounds on its own.
+    println!();
+    if let Some(server) = Server::start(
         socketserver,
         &[
             "--port",
@@ -338,55 +331,34 @@ fn main() {
     ) {
         let outcome = load(server.addr, clients, rounds);
         all_ok &= report(
-            "lesson08-socketserver-echo --pool 16 (16 threads, backlog 1024)",
+            "lesson08-socketserver-echo --pool 16 (16 threads; each client a thread of the bench)",
             clients,
             rounds,
             outcome,
         );
     }
-
     // Lesson 02 serves one client at a time: the others wait in the backlog (std's 128).
     // Fewer clients, so that they all fit in that backlog and the run stays short.
     let few = clients.min(50);
-    if let Some(server) = start(
+    let lesson02 = env!("CARGO_BIN_EXE_lesson02-server");
+    if let Some(server) = Server::start(
         lesson02,
         &["--port", "0", "--max-clients", &few.to_string()],
     ) {
         let outcome = load(server.addr, few, rounds);
         all_ok &= report(
-            &format!("lesson02-server (one client at a time; {few} clients, not {clients}, so the run stays short)"),
+            &format!("lesson02-server (one client at a time; {few} clients, each a thread of the bench)"),
             few,
             rounds,
             outcome,
         );
     }
 
-    // Python's ThreadingTCPServer, when python3 is installed.
-    let script =
-        std::env::temp_dir().join(format!("socketlab-bench-{}.py", std::process::id()));
-    let python = std::fs::write(&script, PYTHON_SERVER)
-        .ok()
-        .and_then(|_| start("python3", &[script.to_string_lossy().as_ref(), "1024"]));
-    match python {
-        Some(server) => {
-            let outcome = load(server.addr, clients, rounds);
-            all_ok &= report(
-                "python3 socketserver.ThreadingTCPServer (request_queue_size 1024)",
-                clients,
-                rounds,
-                outcome,
-            );
-        }
-        None => {
-            println!("python3 socketserver.ThreadingTCPServer: skipped (python3 did not start)")
-        }
-    }
-
     // The backlog: the same burst of connects against listen(5) and listen(1024).
     println!();
     for backlog in ["5", "1024"] {
         if let Some(server) =
-            start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog])
+            Server::start(lesson08, &["--port", "0", "--quiet", "--backlog", backlog])
         {
             burst(
                 &format!("backlog {backlog}: lesson08-server --backlog {backlog}"),
@@ -395,23 +367,77 @@ fn main() {
             );
         }
     }
-    if let Some(server) = std::fs::metadata(&script)
-        .ok()
-        .and_then(|_| start("python3", &[script.to_string_lossy().as_ref(), "5"]))
-    {
+    if let Some(server) = start_python_server("5") {
         burst(
             "backlog 5: python3 ThreadingTCPServer with its default request_queue_size",
             server.addr,
             clients,
         );
     }
-    let _ = std::fs::remove_file(&script);
 
     println!();
     if all_ok {
-        println!("no reply lost or mixed");
+        println!("no reply lost or wrong");
     } else {
-        println!("SOME REPLIES WERE LOST OR MIXED (see above)");
+        println!("SOME REPLIES WERE LOST OR WRONG (see above)");
         std::process::exit(1);
     }
+}
+
+/// The bench's own thread-per-client load, reported like lesson10-client's.
+fn threads_load(addr: SocketAddr, clients: usize, rounds: usize) -> Load {
+    let mut o = load(addr, clients, rounds);
+    o.latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let seconds = o.elapsed.as_secs_f64();
+    Load {
+        open_at_once: (clients - o.failed_connects) as u64,
+        exact: o.round_trips as u64,
+        wrong: o.mixed as u64,
+        lost: o.lost as u64,
+        seconds,
+        per_second: (o.round_trips + o.mixed) as f64 / seconds.max(1e-9),
+        p50_ms: ms(percentile(&o.latencies, 0.50)),
+        p99_ms: ms(percentile(&o.latencies, 0.99)),
+        max_ms: ms(o.latencies.last().copied().unwrap_or_default()),
+        server_cpu_us: 0.0,
+    }
+}
+
+/// Prints each server's best run under one load, and the ratios the lessons aim at.
+fn compare(title: &str, names: &[&str], best: [Option<Load>; 4]) {
+    println!("{title}");
+    for (name, load) in names.iter().zip(&best) {
+        match load {
+            Some(load) => println!("  {name}\n    {}", load.summary()),
+            None => println!("  {name}: skipped (it did not start)"),
+        }
+    }
+    let [python, threads, _, event_loop] = best;
+    match python {
+        Some(py) => {
+            let ratios = |name: &str, load: Option<Load>, target: f64, p99: f64| {
+                if let Some(load) = load {
+                    println!(
+                        "  {name}: {:.2} x Python's round trips/s (target >= {target}); p99 \
+                         {:.2} x Python's (target <= {p99}); server CPU per round trip {:.2} x \
+                         Python's",
+                        load.per_second / py.per_second,
+                        load.p99_ms / py.p99_ms,
+                        load.server_cpu_us / py.server_cpu_us
+                    );
+                }
+            };
+            ratios("lesson08-server, thread per client", threads, 3.0, 1.0);
+            ratios("lesson10-server, event loop", event_loop, 5.0, 0.2);
+        }
+        None => println!("  python3 did not start: no Python baseline, no ratios to it"),
+    }
+    if let (Some(threads), Some(event_loop)) = (threads, event_loop) {
+        println!(
+            "  lesson10-server: {:.2} x lesson08-server's round trips/s (target >= 1.5)",
+            event_loop.per_second / threads.per_second
+        );
+    }
+    println!();
 }

@@ -850,6 +850,34 @@ pub const L09: &[Case] = &[
     },
 ];
 
+pub const L10: &[Case] = &[Case {
+    name: "one-thread",
+    steps: &[Step {
+        title: "one thread, many clients",
+        watch: "lesson 08's client opens three connections and keeps all three open while it \
+                types; the server has one thread. Is every connection answered?",
+        acts: &[
+            // --quiet: the loop serves all three at once, so its own lines would come in an
+            // order that changes from run to run; the clients' lines tell the story.
+            Listen {
+                who: "server",
+                bin: "lesson10-server",
+                args: &["--max-clients", "3", "--quiet"],
+            },
+            Run {
+                who: "client",
+                bin: "lesson08-client",
+                args: &["--connections", "3"],
+                input: "hello\nhow are you?\n",
+            },
+            WaitExit { who: "server" },
+        ],
+        key: &["connection 3: HOW ARE YOU?", "served 3 clients"],
+        seen: "three connections open at once, all answered by one thread: the event loop \
+               waits in poll, never in a read.",
+    }],
+}];
+
 pub const L11: &[Case] = &[
     Case {
         name: "client-first",

@@ -187,6 +187,15 @@ pub const LESSONS: &[Lesson] = &[
         cases: demos::L09,
     },
     Lesson {
+        number: "10",
+        slug: "10-event-loop",
+        title: "The event loop",
+        shows: "one thread serves every client: non-blocking sockets, poll, a registry of connections",
+        terminal1: "cargo run --bin lesson10-server",
+        terminal2: "cargo run --bin lesson08-client -- --connections 3 --port 9010",
+        cases: demos::L10,
+    },
+    Lesson {
         number: "11",
         slug: "11-lifecycle",
         title: "The connection's life",

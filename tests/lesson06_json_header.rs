@@ -144,8 +144,14 @@ fn put_then_get_round_trips_a_file_and_checks_its_sha256() {
     );
     put.assert_stdout_contains(HELLO_SHA256);
     get.assert_stdout_contains("saved notes.txt (6 bytes, sha256 verified)");
-    // Only the finished files: no partial file left on either side.
-    assert_eq!(Lab::names(&lab.root()), ["notes.txt"]);
+    // Only the finished files, and the checksum the server keeps next to its file for the
+    // `get`s (the get above used it): no partial file left on either side.
+    assert_eq!(Lab::names(&lab.root()), [".notes.txt.sha256", "notes.txt"]);
+    let kept = std::fs::read_to_string(lab.root().join(".notes.txt.sha256")).unwrap();
+    assert!(kept.starts_with(&format!("{HELLO_SHA256} 6 ")), "{kept}");
+    server.assert_stdout_contains(
+        "get notes.txt: sending 6 bytes, sha256 kept from before",
+    );
     assert_eq!(Lab::names(&lab.local()), ["notes.txt"]);
     assert_transcript(
         "lesson06_put_get",
@@ -278,7 +284,10 @@ fn names_that_climb_out_of_the_folder_are_refused_and_the_server_goes_on() {
         Lab::names(lab.dir.path()),
         ["client-files", "secret.txt", "server-files"]
     );
-    assert_eq!(Lab::names(&lab.root()), ["public.txt"]);
+    assert_eq!(
+        Lab::names(&lab.root()),
+        [".public.txt.sha256", "public.txt"]
+    );
     assert_eq!(Lab::names(&lab.local()), ["public.txt"]);
     let mut text = lab.redact(&transcript(&[&server, &climb, &absolute, &missing]));
     text.push('\n');
@@ -361,7 +370,7 @@ fn a_truncated_frame_or_a_short_body_leaves_nothing_behind_and_the_server_goes_o
         "after 300 of 1000 bytes",
     );
     // The 300 bytes that did arrive were deleted with their partial file.
-    assert_eq!(Lab::names(&lab.root()), ["after.txt"]);
+    assert_eq!(Lab::names(&lab.root()), [".after.txt.sha256", "after.txt"]);
     let mut text = transcript(&[&server, &good]);
     text.push('\n');
     text.push_str(&exchange(
@@ -410,7 +419,10 @@ fn invalid_json_missing_fields_and_wrong_types_get_a_clear_error() {
     let server = session.finish();
     server.assert_code(0);
     good.assert_code(0);
-    assert_eq!(Lab::names(&lab.root()), ["still-ok.txt"]);
+    assert_eq!(
+        Lab::names(&lab.root()),
+        [".still-ok.txt.sha256", "still-ok.txt"]
+    );
     let text = format!("{}\n{text}", transcript(&[&server, &good]));
     assert_transcript("lesson06_bad_headers", &lab.redact(&text));
 }
@@ -441,7 +453,7 @@ fn a_wrong_checksum_is_refused_nothing_is_kept_and_the_connection_stays_in_step(
     assert_eq!(replies.len(), 2, "{replies:?}");
     assert_contains("the reply", &replies[0], "checksum mismatch for a.txt");
     assert!(replies[1].starts_with(r#"{"status":"ok""#), "{replies:?}");
-    assert_eq!(Lab::names(&lab.root()), ["b.txt"]);
+    assert_eq!(Lab::names(&lab.root()), [".b.txt.sha256", "b.txt"]);
     let mut text = transcript(&[&server]);
     text.push('\n');
     text.push_str(&exchange(

@@ -174,6 +174,27 @@ const CALLS: &[(&str, &[&str])] = &[
     ),
     ("lessons/09-tftp/client.rs", &["UdpSocket::bind"]),
     (
+        "lessons/10-event-loop/server.rs",
+        &[
+            "set_nonblocking(true)",
+            "Poll::new()",
+            ".register(",
+            "poll.poll(",
+            ".accept()",
+            "WouldBlock",
+        ],
+    ),
+    (
+        "lessons/10-event-loop/client.rs",
+        &[
+            "TcpStream::connect",
+            "Poll::new()",
+            ".register(",
+            "poll.poll(",
+            "WouldBlock",
+        ],
+    ),
+    (
         "lessons/11-lifecycle/server.rs",
         &["set_reuse_address", ".bind(", ".listen(", ".accept()"],
     ),

@@ -31,7 +31,9 @@ use socket_lab::json_header::{
     MAX_HEADER_LEN,
 };
 use socket_lab::out::{escape_lines, plural};
-use socket_lab::transfer::{copy_body, receive_file, Received, CHUNK};
+use socket_lab::transfer::{
+    copy_body, receive_file, send_file, sha256_of_file, Received, CHUNK,
+};
 use socket_lab::{Out, Side, Style};
 
 /// The largest command output the client accepts, in bytes.
@@ -215,20 +217,12 @@ fn prepare_put(file: &Path) -> anyhow::Result<(String, u64, String)> {
     Ok((name, meta.len(), sha256))
 }
 
-/// The sha256 of a file, read in chunks, with a progress bar: a big file takes seconds.
+/// The sha256 of a file, with a progress bar: a big file takes seconds.
 fn hash_file(file: &Path, name: &str, total: u64) -> anyhow::Result<String> {
-    let mut hasher = Sha256::new();
     let progress = Progress::new("hashing", name, total);
-    let mut f = std::fs::File::open(file)
-        .with_context(|| format!("opening {}", file.display()))?;
-    // The same chunked copy as the body's, into nowhere: only the hasher sees the bytes.
-    copy_body(&mut f, &mut std::io::sink(), total, |chunk| {
-        hasher.update(chunk);
-        progress.add(chunk);
-    })
-    .with_context(|| format!("reading {}", file.display()))?;
+    let sha256 = sha256_of_file(file, |n| progress.add(n));
     progress.finish();
-    Ok(to_hex(&hasher.finalize()))
+    sha256
 }
 
 struct Session {
@@ -261,9 +255,7 @@ impl Session {
         let progress = Progress::new("sending", name, total);
         let sent = std::fs::File::open(file)
             .with_context(|| format!("opening {}", file.display()))
-            .and_then(|mut f| {
-                copy_body(&mut f, &mut self.conn, total, |c| progress.add(c))
-            });
+            .and_then(|f| send_file(&f, &self.conn, total, |n| progress.add(n)));
         progress.finish();
         if let Err(e) = sent {
             // The server may have refused and closed: its reason is worth more than ours.
@@ -311,8 +303,8 @@ impl Session {
             .with_context(|| format!("creating {}", dir.display()))?;
         let progress = Progress::new("receiving", name, total);
         let received =
-            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |c| {
-                progress.add(c)
+            receive_file(&mut self.conn, dir, name, total, &reply.sha256, |n| {
+                progress.add(n)
             });
         progress.finish();
         match received? {
@@ -439,9 +431,10 @@ impl Progress {
         Progress { bar }
     }
 
-    fn add(&self, chunk: &[u8]) {
+    /// `bytes` more are done.
+    fn add(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
-            bar.inc(chunk.len() as u64);
+            bar.inc(bytes);
         }
     }
 

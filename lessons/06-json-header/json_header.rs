@@ -32,7 +32,7 @@ pub const PART_PREFIX: &str = ".";
 pub const PART_SUFFIX: &str = ".part";
 
 /// The longest file name of the usual Linux file systems, in bytes.
-const FILE_SYSTEM_NAME_MAX: usize = 255;
+pub const FILE_SYSTEM_NAME_MAX: usize = 255;
 
 /// The longest file name accepted, in bytes: 249, so that the temporary name
 /// `.NAME.part` still fits the file system's 255. One limit, checked once, before

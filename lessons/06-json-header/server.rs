@@ -34,7 +34,8 @@ use socket_lab::json_header::{
 };
 use socket_lab::out::{escape, plural};
 use socket_lab::transfer::{
-    copy_body, receive_file, sha256_of, sha256_of_file, Received,
+    copy_body, keep_checksum, kept_checksum, receive_file, send_file, sha256_of,
+    sha256_of_file, Received,
 };
 use socket_lab::{Out, Side, Style};
 
@@ -262,6 +263,7 @@ impl Client<'_> {
 
     // ANCHOR: put
     /// `put`: receive the body into a part file, check its sha256, rename it into place.
+    /// The verified checksum is kept next to the file, for the `get`s to come.
     fn put(&mut self, name: &str, total: u64, sha256: &str) -> Next {
         self.out.line(format!(
             "put {name}: receiving {}",
@@ -270,6 +272,10 @@ impl Client<'_> {
         let root = self.args.root.clone();
         match receive_file(&mut self.conn, &root, name, total, sha256, |_| {}) {
             Ok(Received::Saved) => {
+                // Without it a `get` hashes the file again: slower, never wrong.
+                if let Err(e) = keep_checksum(&root, name, sha256) {
+                    self.out.line(format!("{e:#}"));
+                }
                 let done = format!(
                     "stored {name} ({}, sha256 verified)",
                     plural(total as usize, "byte")
@@ -288,10 +294,11 @@ impl Client<'_> {
     // ANCHOR_END: put
 
     // ANCHOR: get
-    /// `get`: a header with the size and the sha256 of the file, then the file, streamed.
+    /// `get`: a header with the size and the sha256 of the file, then the file, sent by
+    /// the kernel (`sendfile`).
     fn get(&mut self, name: &str) -> Next {
-        let path = self.args.root.join(name);
-        let (total, sha256) = match file_facts(&path) {
+        let root = self.args.root.clone();
+        let (file, total, sha256, how) = match open_with_facts(&root, name) {
             Ok(facts) => facts,
             Err(e) => {
                 let e = format!("cannot send {name}: {e:#}");
@@ -300,7 +307,7 @@ impl Client<'_> {
             }
         };
         self.out.line(format!(
-            "get {name}: sending {}",
+            "get {name}: sending {}, sha256 {how}",
             plural(total as usize, "byte")
         ));
         let header = Reply {
@@ -313,17 +320,22 @@ impl Client<'_> {
         if let Next::Close = self.reply(&header) {
             return Next::Close;
         }
-        let sent = File::open(&path)
-            .context("opening the file")
-            .and_then(|mut file| copy_body(&mut file, &mut self.conn, total, |_| {}));
-        match sent {
+        match send_file(&file, &self.conn, total, |_| {}) {
             Ok(()) => {
                 self.out.line(format!("sent {name}"));
                 Next::Continue
             }
             // Half a body is on the wire: the client cannot find the next message.
             Err(e) => {
-                self.out.line(format!("sending {name} failed: {e:#}"));
+                // A client that stopped reading: said in words, not as "os error 11".
+                let why = match timed_out(&e) {
+                    true => format!(
+                        "{e}: the client took nothing for {} ms (--idle-timeout-ms)",
+                        self.idle.as_millis()
+                    ),
+                    false => format!("{e:#}"),
+                };
+                self.out.line(format!("sending {name} failed: {why}"));
                 Next::Close
             }
         }
@@ -490,18 +502,34 @@ impl Read for Deadline<'_> {
 }
 // ANCHOR_END: deadline
 
-/// The size and the sha256 of a regular file (a directory or a missing file is an error).
-/// The errors name no path: the client hears them, and the server's folders are none of
-/// its business.
-fn file_facts(path: &Path) -> anyhow::Result<(u64, String)> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+// ANCHOR: open_with_facts
+/// Opens `root/name` to send it, with its size, its sha256, and where the sha256 came
+/// from.
+/// The checksum kept at `put` time is used while it matches the file; otherwise the file
+/// is hashed (one full read of it before the first byte can go) and the result kept for
+/// the next time. A directory or a missing file is an error. The errors name no path:
+/// the client hears them, and the server's folders are none of its business.
+fn open_with_facts(
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<(File, u64, String, &'static str)> {
+    let path = root.join(name);
+    // Looked at before it is opened: opening a named pipe would wait for a writer.
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => anyhow::anyhow!("no such file"),
         _ => anyhow::anyhow!(e),
     })?;
     if !meta.is_file() {
         bail!("not a regular file");
     }
-    let sha256 = sha256_of_file(path)
+    let file = File::open(&path).map_err(|e| anyhow::anyhow!("cannot open it: {e}"))?;
+    if let Some(sha256) = kept_checksum(root, name) {
+        return Ok((file, meta.len(), sha256, "kept from before"));
+    }
+    let sha256 = sha256_of_file(&path, |_| ())
         .map_err(|e| anyhow::anyhow!("cannot read it: {}", e.root_cause()))?;
-    Ok((meta.len(), sha256))
+    // Not kept (a read-only folder, say): the next `get` hashes again, nothing worse.
+    let _ = keep_checksum(root, name, &sha256);
+    Ok((file, meta.len(), sha256, "computed now"))
 }
+// ANCHOR_END: open_with_facts

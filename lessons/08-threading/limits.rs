@@ -19,7 +19,7 @@
 //!    say so at most once a second.
 
 use std::fmt;
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,17 @@ impl fmt::Display for FileLimit {
         }
         write!(f, "the hard limit)")
     }
+}
+
+/// Tells a client beyond `--max-connections` why it is not served, in one line; the
+/// caller then closes the connection. A short write into a new connection's empty send
+/// buffer is taken whole at once, even on a non-blocking socket; if it fails, the closed
+/// connection says the rest.
+pub fn tell_busy(conn: &mut impl Write, max_connections: u32) {
+    let busy = format!(
+        "busy: this server serves {max_connections} clients at once; try again later\n"
+    );
+    let _ = conn.write_all(busy.as_bytes());
 }
 
 // ANCHOR: backoff

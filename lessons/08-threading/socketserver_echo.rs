@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use socket_lab::errors::{bind_error, is_timeout};
-use socket_lab::limits::raise_open_file_limit;
+use socket_lab::limits::{raise_open_file_limit, tell_busy};
 use socket_lab::out::{escape, plural};
 use socket_lab::socketserver::{Concurrency, Config, Request, RequestHandler, TcpServer};
 use socket_lab::{Out, Side, Style};
@@ -102,8 +102,8 @@ impl RequestHandler for UpperEcho {
         Ok(())
     }
 
-    /// Lesson 02's communication loop, unchanged: it blocks only this client's thread
-    /// (and, with the server's idle timeout, not for ever).
+    /// Lesson 02's communication loop: it blocks only this client's thread (and, with the
+    /// server's idle timeout, not for ever).
     fn handle(&mut self, req: &mut Request) -> std::io::Result<()> {
         let conn = &mut req.request;
         let mut buf = [0u8; 1024];
@@ -130,9 +130,11 @@ impl RequestHandler for UpperEcho {
                 self.out
                     .line(format!("received from {}: {text}", req.client_address));
             }
-            let reply = buf[..n].to_ascii_uppercase();
-            conn.write_all(&reply)?;
-            self.out.trace_write(&reply);
+            // Upper-cased in place: no new buffer for every message.
+            let reply = &mut buf[..n];
+            reply.make_ascii_uppercase();
+            conn.write_all(reply)?;
+            self.out.trace_write(reply);
         }
     }
 
@@ -146,11 +148,7 @@ impl RequestHandler for UpperEcho {
 
     /// The server is at --max-connections: say so, in one line the client shows.
     fn refuse(&mut self, req: &mut Request) {
-        let busy = format!(
-            "busy: this server serves {} clients at once; try again later\n",
-            self.max_connections
-        );
-        let _ = req.request.write_all(busy.as_bytes());
+        tell_busy(&mut req.request, self.max_connections);
         if !self.quiet {
             let peer = req.client_address;
             self.out.line(format!("{peer} refused: busy"));

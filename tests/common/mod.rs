@@ -19,13 +19,14 @@
 //! Every helper is `#[track_caller]`: a failure points at the test's line, not at this file.
 #![allow(dead_code)]
 
+mod peer;
 mod programs;
 mod support;
 mod transcripts;
 
 // Each test file uses its own part of the harness.
 #[allow(unused_imports)]
-pub use {programs::*, support::*, transcripts::*};
+pub use {peer::*, programs::*, support::*, transcripts::*};
 
 /// The default port of a lab program: 9000 + the lesson number.
 pub use socket_lab::cli::default_port;
