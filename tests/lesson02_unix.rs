@@ -220,7 +220,7 @@ fn no_socket_file_means_no_server_and_the_error_says_how_to_start_one() {
 
 #[test]
 fn unix_and_tcp_options_do_not_mix() {
-    let server = run(SERVER, &["--unix", "x.sock", "--port", "9002"], None);
+    let server = run(SERVER, &["--unix", "x.sock", "--port", "0"], None);
     server.assert_code(2);
     server.assert_stderr_contains("cannot be used with");
     let client = run(CLIENT, &["--unix", "x.sock", "--reset"], None);

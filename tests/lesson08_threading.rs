@@ -357,6 +357,7 @@ fn record_syn_retries_against_a_full_backlog() {
             retransmits = n;
             syn_ms.push(now.as_millis() as u64);
         }
+        // A measurement, not a synchronisation: the table is sampled every 5 ms.
         std::thread::sleep(Duration::from_millis(5));
     }
     let connected = connecting
