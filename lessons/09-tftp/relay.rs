@@ -242,9 +242,12 @@ fn relay(args: &Args, out: Out) -> anyhow::Result<()> {
             continue;
         }
         if let Some(session) = sessions.get(&client) {
-            let _ = session.to_server.send_to(&buf[..n], server);
+            // Recorded first: once the datagram is out, the demo may stop this relay at
+            // any moment, and a send missing from the record would leave its receive
+            // without a cause.
             out.on(&session.to_server)
                 .record(Op::send_to(server, &buf[..n]));
+            let _ = session.to_server.send_to(&buf[..n], server);
         }
     }
 }
@@ -302,8 +305,8 @@ fn open_session(
             }
             if passes(&judge, &buf[..n], "server → client") {
                 if let Some(face) = faces.get(&tid) {
-                    let _ = face.send_to(&buf[..n], client);
                     out.on(face).record(Op::send_to(client, &buf[..n]));
+                    let _ = face.send_to(&buf[..n], client);
                 }
             }
         }
@@ -338,8 +341,8 @@ fn open_face(
                 continue;
             }
             if passes(&judge, &buf[..n], "client → server") {
-                let _ = to_server.send_to(&buf[..n], tid);
                 out_server.record(Op::send_to(tid, &buf[..n]));
+                let _ = to_server.send_to(&buf[..n], tid);
             }
         }
     });
