@@ -1,17 +1,20 @@
 //! Reading the lines a client sends: typed at a `>>: ` prompt, or piped in by a script.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
-/// Whether a `>>: ` prompt is on the screen, waiting for a line.
-static PROMPTING: AtomicBool = AtomicBool::new(false);
+/// Whether a `>>: ` prompt is on the screen, waiting for a line. A lock, not just a flag:
+/// drawing the prompt and printing above it must not interleave.
+static PROMPTING: Mutex<bool> = Mutex::new(false);
 
 /// Prints with `print` from another thread (a chat's receiving thread) while someone may be
 /// typing at a `>>: ` prompt: the prompt line is cleared, the text printed, and the prompt
 /// drawn again below it. (What was typed so far is still in the terminal's line, and is
 /// sent with Enter; only its echo is gone.)
 pub fn above_prompt(print: impl FnOnce()) {
-    let prompting = PROMPTING.load(Ordering::SeqCst);
+    // Held while printing: the prompt cannot be drawn (or taken away) in the middle.
+    let guard = PROMPTING.lock().unwrap_or_else(PoisonError::into_inner);
+    let prompting = *guard;
     if prompting {
         // Back to the start of the line, and clear it (an ANSI terminal sequence).
         print!("\r\x1b[2K");
@@ -44,13 +47,14 @@ impl Lines {
     /// Input that is not UTF-8 is an error, not a panic.
     pub fn next_line(&mut self) -> std::io::Result<Option<String>> {
         if self.prompt {
+            let mut prompting = PROMPTING.lock().unwrap_or_else(PoisonError::into_inner);
             print!(">>: ");
             std::io::stdout().flush()?;
-            PROMPTING.store(true, Ordering::SeqCst);
+            *prompting = true;
         }
         let mut line = String::new();
         let read = self.stdin.read_line(&mut line);
-        PROMPTING.store(false, Ordering::SeqCst);
+        *PROMPTING.lock().unwrap_or_else(PoisonError::into_inner) = false;
         if read? == 0 {
             crate::record::event(None, crate::record::Op::InputEnd);
             return Ok(None);

@@ -411,6 +411,10 @@ fn the_chat_client_notices_a_server_that_stopped_and_exits_with_one_line() {
     let mut lines = BufReader::new(member.stdout.take().expect("stdout")).lines();
     let welcome = lines.next().expect("a line").expect("text");
     assert_eq!(welcome, "* welcome carol; nobody else is here yet");
+    // The keyboard stays open: held here, because `wait_timeout` below would close a stdin
+    // it still finds in `member`, and the client would then leave by itself (end of input)
+    // before it heard the server stop.
+    let _keyboard = member.stdin.take().expect("stdin");
     // The server stops (killed). The member learns it from the end of the stream, without
     // anything typed.
     session.stop();
