@@ -375,6 +375,19 @@ fn print_run(label: &str, size: u64, run: &Transfer, limit: Duration, limit_name
         run.server.peak_mib(),
         run.client.peak_mib(),
     );
+    // The limit counts the hashing only. The programs' own CPU times say what else had
+    // to be done (copying out of the socket, writing the file): all of it shared this
+    // machine's cores, so no run can be shorter than that work spread over all of them.
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = run.server.cpu_secs() + run.client.cpu_secs();
+    let bound = cpu / cores as f64;
+    println!(
+        "  the work on {cores} cores: ({:.2} s + {:.2} s of CPU) / {cores} = {bound:.2} s at \
+         best; this run took {:.2} x that",
+        run.server.cpu_secs(),
+        run.client.cpu_secs(),
+        run.took.as_secs_f64() / bound
+    );
 }
 
 fn rate(size: u64, took: Duration) -> String {

@@ -111,14 +111,14 @@ impl Op {
         Op::Read {
             asked,
             got: got.len(),
-            bytes: hex(got),
+            bytes: kept(got),
         }
     }
 
     pub fn write(bytes: &[u8]) -> Op {
         Op::Write {
             size: bytes.len(),
-            bytes: hex(bytes),
+            bytes: kept(bytes),
         }
     }
 
@@ -126,7 +126,7 @@ impl Op {
         Op::SendTo {
             to,
             size: sent.len(),
-            bytes: hex(sent),
+            bytes: kept(sent),
         }
     }
 
@@ -135,7 +135,7 @@ impl Op {
             from,
             asked,
             got: got.len(),
-            bytes: hex(got),
+            bytes: kept(got),
         }
     }
 
@@ -177,10 +177,27 @@ pub fn error_name(e: &std::io::Error) -> String {
     }
 }
 
+/// What an event keeps of the bytes it moved: their [`hex`] when this program records, and
+/// nothing when it does not. The event is then dropped unread, and a busy server should
+/// not spell out every byte it moves for nobody.
+fn kept(bytes: &[u8]) -> String {
+    if on() {
+        hex(bytes)
+    } else {
+        String::new()
+    }
+}
+
 /// Bytes as hex, at most [`MAX_BYTES`] of them.
 pub fn hex(bytes: &[u8]) -> String {
     let kept = &bytes[..bytes.len().min(MAX_BYTES)];
-    kept.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(kept.len() * 2);
+    for b in kept {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    text
 }
 
 /// The bytes of [`hex`] back (an odd or bad digit ends them).
@@ -295,6 +312,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_program_that_does_not_record_keeps_no_bytes() {
+        // No test here starts a record: the sizes are kept, the bytes are not spelled out.
+        assert!(!on());
+        let read = Op::read(1024, b"hello");
+        let bytes = String::new();
+        assert_eq!(
+            read,
+            Op::Read {
+                asked: 1024,
+                got: 5,
+                bytes
+            }
+        );
+    }
+
+    #[test]
     fn an_event_is_one_flat_json_line_and_reads_back() {
         let event = Event {
             thread: "main".into(),
@@ -302,7 +335,11 @@ mod tests {
                 local: "127.0.0.1:9004".parse().unwrap(),
                 peer: Some("127.0.0.1:5000".parse().unwrap()),
             }),
-            op: Op::read(1024, b"hello"),
+            op: Op::Read {
+                asked: 1024,
+                got: 5,
+                bytes: hex(b"hello"),
+            },
         };
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(

@@ -105,14 +105,20 @@ impl Out {
     }
 
     /// Traces a `read` into a buffer of `asked` bytes that returned `got`.
+    ///
+    /// This and the other `trace_` calls below run on every read and write, thousands of
+    /// times a second in a busy server: the line is formatted only with `--trace` (and
+    /// the record's bytes only with `--trace-file`, see `Op::read`).
     pub fn trace_read(&self, asked: usize, got: &[u8]) {
         self.record(Op::read(asked, got));
-        let line = format!(
-            "read(buf of {asked}) -> {} {}",
-            plural(got.len(), "byte"),
-            preview(got)
-        );
-        self.trace(line.trim_end());
+        if self.trace {
+            let line = format!(
+                "read(buf of {asked}) -> {} {}",
+                plural(got.len(), "byte"),
+                preview(got)
+            );
+            self.trace(line.trim_end());
+        }
     }
 
     /// Traces a `write_all` of `bytes`.
@@ -125,11 +131,10 @@ impl Out {
     /// recorded already where they took their place in the stream (lesson 08's chat
     /// queues lines, and a sending thread writes them later, several at once).
     pub fn show_write(&self, bytes: &[u8]) {
-        self.trace(format!(
-            "write_all({}) {}",
-            plural(bytes.len(), "byte"),
-            preview(bytes)
-        ));
+        if self.trace {
+            let size = plural(bytes.len(), "byte");
+            self.trace(format!("write_all({size}) {}", preview(bytes)));
+        }
     }
 
     /// Traces a `read` into a buffer of `asked` bytes that failed.
@@ -156,24 +161,28 @@ impl Out {
     /// Traces a `send_to` of `bytes` to `to` that sent `sent` bytes.
     pub fn trace_send_to(&self, to: SocketAddr, bytes: &[u8], sent: usize) {
         self.record(Op::send_to(to, &bytes[..sent.min(bytes.len())]));
-        let line = format!(
-            "send_to({}, {to}) -> {} {}",
-            plural(bytes.len(), "byte"),
-            plural(sent, "byte"),
-            preview(bytes)
-        );
-        self.trace(line.trim_end());
+        if self.trace {
+            let line = format!(
+                "send_to({}, {to}) -> {} {}",
+                plural(bytes.len(), "byte"),
+                plural(sent, "byte"),
+                preview(bytes)
+            );
+            self.trace(line.trim_end());
+        }
     }
 
     /// Traces a `recv_from` into a buffer of `asked` bytes that got `got` from `from`.
     pub fn trace_recv_from(&self, asked: usize, got: &[u8], from: SocketAddr) {
         self.record(Op::recv_from(from, asked, got));
-        let line = format!(
-            "recv_from(buf of {asked}) -> {} from {from} {}",
-            plural(got.len(), "byte"),
-            preview(got)
-        );
-        self.trace(line.trim_end());
+        if self.trace {
+            let line = format!(
+                "recv_from(buf of {asked}) -> {} from {from} {}",
+                plural(got.len(), "byte"),
+                preview(got)
+            );
+            self.trace(line.trim_end());
+        }
     }
 }
 
