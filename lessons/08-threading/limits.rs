@@ -137,6 +137,16 @@ impl AcceptBackoff {
     /// Returns the line to print, at most one a second, counting the failures it stands
     /// for.
     pub fn failed(&mut self, e: &io::Error) -> Option<String> {
+        let (line, wait) = self.pause(e)?;
+        thread::sleep(wait);
+        line
+    }
+
+    /// [`AcceptBackoff::failed`] without the sleep, for an event loop, which must never
+    /// sleep: all its clients would wait (lesson 10). `None` when `e` is nothing and
+    /// `accept` may run again at once; otherwise the line to print (at most one a second)
+    /// and how long to leave `accept` alone.
+    pub fn pause(&mut self, e: &io::Error) -> Option<(Option<String>, Duration)> {
         use ErrorKind::{ConnectionAborted, ConnectionReset, Interrupted, WouldBlock};
         if matches!(
             e.kind(),
@@ -161,8 +171,7 @@ impl AcceptBackoff {
                 ))
             }
         };
-        thread::sleep(wait);
-        line
+        Some((line, wait))
     }
 }
 // ANCHOR_END: backoff

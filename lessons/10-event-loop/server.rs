@@ -29,7 +29,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use socket2::{Domain, Socket, Type};
 use socket_lab::errors::bind_error;
-use socket_lab::limits::{raise_open_file_limit, tell_busy};
+use socket_lab::limits::{raise_open_file_limit, tell_busy, AcceptBackoff};
 use socket_lab::out::{escape, plural};
 use socket_lab::{Out, Side, Style};
 
@@ -148,30 +148,42 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut listener = Some(socket);
     // The registry of connections: every client the loop serves, by its token.
     let mut connections: HashMap<Token, Connection> = HashMap::new();
-    let mut accepted = 0;
     let mut next_token = 0;
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_sweep = Instant::now();
+    // Out of descriptors (EMFILE), `accept` is left alone for a while (lesson 08's
+    // back-off), then tried again: not at once (it would fail the same way, thousands of
+    // times a second), and not only at the listener's next event, since mio reports a
+    // change of state once: the clients already waiting in the backlog raise no new one.
+    let mut backoff = AcceptBackoff::default();
+    let mut accept_again: Option<Instant> = None;
 
     // Until the last client has left after the listener closed (--max-clients).
     while listener.is_some() || !connections.is_empty() {
         // The one place this thread waits: until a socket is ready, or until it is time
-        // to look for idle clients.
-        match poll.poll(&mut events, Some(sweep_interval(idle))) {
+        // to look for idle clients (or to accept again).
+        let mut wait = sweep_interval(idle);
+        if let Some(at) = accept_again {
+            wait = wait.min(at.saturating_duration_since(Instant::now()));
+        }
+        match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("waiting in poll"),
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                let Some(socket) = listener.as_mut() else {
-                    continue;
-                };
-                accept_all(socket, &poll, &mut connections, &mut next_token, args, out)?;
-                accepted = next_token;
-                // Enough clients: close the listening socket, serve those connected.
-                if args.max_clients.is_some_and(|max| accepted >= max) {
-                    listener = None;
+                // After running out of descriptors, accepting waits for its time.
+                if accept_again.is_none() {
+                    accept_again = accept_all(
+                        &mut listener,
+                        &poll,
+                        &mut connections,
+                        &mut next_token,
+                        &mut backoff,
+                        args,
+                        out,
+                    )?;
                 }
                 continue;
             }
@@ -186,41 +198,65 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
                 close(conn, end, &poll, args.quiet, out);
             }
         }
+        // Its time has come: accept the clients that waited in the backlog meanwhile.
+        if accept_again.is_some_and(|at| Instant::now() >= at) {
+            accept_again = accept_all(
+                &mut listener,
+                &poll,
+                &mut connections,
+                &mut next_token,
+                &mut backoff,
+                args,
+                out,
+            )?;
+        }
         if last_sweep.elapsed() >= sweep_interval(idle) {
             close_idle(&mut connections, idle, &poll, out);
             last_sweep = Instant::now();
         }
     }
     // ANCHOR_END: event_loop
-    out.line(format!("served {}, stopping", plural(accepted, "client")));
+    // Every client accepted got the next token: their number is the next one.
+    out.line(format!("served {}, stopping", plural(next_token, "client")));
     Ok(())
 }
 
 // ANCHOR: accept_all
 /// The listener is readable: accept every connection waiting in the backlog, until
 /// `accept` says `WouldBlock` (mio reports a change of state once, not "still ready").
+/// Closes the listener once `--max-clients` are accepted. Returns when to try again if
+/// `accept` ran out of descriptors.
 fn accept_all(
-    listener: &mut TcpListener,
+    listener: &mut Option<TcpListener>,
     poll: &Poll,
     connections: &mut HashMap<Token, Connection>,
     next_token: &mut usize,
+    backoff: &mut AcceptBackoff,
     args: &Args,
     out: Out,
-) -> anyhow::Result<()> {
-    while args.max_clients.is_none_or(|max| *next_token < max) {
-        let (mut stream, peer) = match listener.accept() {
+) -> anyhow::Result<Option<Instant>> {
+    while let Some(socket) = listener.as_mut() {
+        // Enough clients: close the listening socket, serve those connected.
+        if args.max_clients.is_some_and(|max| *next_token >= max) {
+            *listener = None;
+            break;
+        }
+        let (mut stream, peer) = match socket.accept() {
             Ok(accepted) => accepted,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            // A client that left before we took it: take the next one.
-            Err(e) if e.kind() == ErrorKind::ConnectionAborted => continue,
-            // Out of file descriptors (EMFILE): the client stays in the backlog and the
-            // listener stays readable. Say so and go on serving the others.
-            Err(e) => {
-                out.line(format!("cannot accept now: {e}"));
-                return Ok(());
-            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            // Out of descriptors (EMFILE), say: the clients stay in the backlog while the
+            // loop serves the others. A client that left before we took it: the next.
+            Err(e) => match backoff.pause(&e) {
+                None => continue,
+                Some((line, wait)) => {
+                    if let Some(line) = line {
+                        eprintln!("{line}");
+                    }
+                    return Ok(Some(Instant::now() + wait));
+                }
+            },
         };
+        backoff.accepted();
         if connections.len() >= args.max_connections as usize {
             refuse(stream, peer, args, out);
             continue;
@@ -251,7 +287,7 @@ fn accept_all(
         };
         connections.insert(token, conn);
     }
-    Ok(())
+    Ok(None)
 }
 // ANCHOR_END: accept_all
 
