@@ -4,6 +4,15 @@
 //!
 //! Run: `cargo bench --bench handshake` (prints both rates and their ratio; it asserts nothing,
 //! the numbers depend on the machine).
+//!
+//! On loopback a round trip is two programs waking each other up, and what that costs depends
+//! on where they run. On one core, it is a switch from one process to the other. On two, the
+//! sender's core must wake the other one, which may have gone to sleep meanwhile (on a
+//! virtual machine, one of the costliest things there are). Left to the scheduler, the two
+//! servers may each land anywhere, and the two protocols end up measured under different
+//! conditions (from one run to the next on the same quiet machine, the ratio went from 0.4 to
+//! 3.9). So each loopback case is measured twice, with the processes placed: all on one core,
+//! then the client on one core and both servers on the other.
 
 mod common;
 
@@ -19,6 +28,30 @@ const SERVER: &str = env!("CARGO_BIN_EXE_lesson05-server");
 /// Commands per timed block, and blocks per protocol (the two protocols take turns).
 const PER_BLOCK: usize = 500;
 const BLOCKS: usize = 20;
+
+/// Where the processes of a measurement run.
+#[derive(Clone, Copy)]
+enum Cores {
+    /// Client and servers on CPU 0.
+    One,
+    /// The client on CPU 0, both servers on CPU 1.
+    Two,
+    /// Wherever the scheduler puts them (the relay case: its delay is the cost).
+    Any,
+}
+
+/// Lets the calling thread, and the processes and threads it starts from now on, run only
+/// on `cpus` (all of them when `cpus` is empty).
+fn run_on(cpus: &[usize]) {
+    use rustix::thread::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    let all: Vec<usize> =
+        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+    for &cpu in if cpus.is_empty() { &all } else { cpus } {
+        set.set(cpu);
+    }
+    sched_setaffinity(None, &set).expect("sched_setaffinity");
+}
 
 /// Starts lesson05-server with `args` on a free port; returns it and its port.
 fn start(args: &[&str]) -> (Child, u16) {
@@ -105,12 +138,21 @@ fn slow_relay(to: u16, one_way: Duration) -> u16 {
 fn measure(
     command: &str,
     via: Option<Duration>,
-    per_block: usize,
-    blocks: usize,
+    cores: Cores,
+    (per_block, blocks): (usize, usize),
     out: &Out,
 ) -> (f64, f64, usize) {
+    // The servers inherit the placement of this thread when they start; then it moves.
+    match cores {
+        Cores::One => run_on(&[0]),
+        Cores::Two => run_on(&[1]),
+        Cores::Any => run_on(&[]),
+    }
     let (mut s1, p1) = start(&[]);
     let (mut s2, p2) = start(&["--handshake"]);
+    if let Cores::Two = cores {
+        run_on(&[0]);
+    }
     let (p1, p2) = match via {
         Some(one_way) => (slow_relay(p1, one_way), slow_relay(p2, one_way)),
         None => (p1, p2),
@@ -139,6 +181,7 @@ fn measure(
     }
     drop((c1, c2));
     let _ = (s1.wait(), s2.wait());
+    run_on(&[]);
     (best1, best2, size)
 }
 
@@ -213,20 +256,32 @@ fn main() {
             trace_file: None,
         },
     );
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     for command in ["seq 10", "text 4000"] {
-        let m = measure(command, None, PER_BLOCK, BLOCKS, &out);
-        report(
-            &format!(
-                "`{command}` ({}-byte reply) over loopback, best of {BLOCKS} blocks of {PER_BLOCK}:",
-                m.2
-            ),
-            m,
-        );
+        for (cores, place) in [
+            (Cores::One, "client and servers on one core"),
+            (Cores::Two, "client on one core, servers on the other"),
+        ] {
+            if matches!(cores, Cores::Two) && !two_cores {
+                println!("`{command}`, {place}: skipped (this machine has one core)");
+                continue;
+            }
+            let m = measure(command, None, cores, (PER_BLOCK, BLOCKS), &out);
+            let reply = m.2;
+            report(
+                &format!(
+                    "`{command}` ({reply}-byte reply) over loopback, {place}, \
+                     best of {BLOCKS} blocks of {PER_BLOCK}:"
+                ),
+                m,
+            );
+        }
     }
     let one_way = Duration::from_millis(1);
-    let m = measure("seq 10", Some(one_way), 50, 4, &out);
+    let m = measure("seq 10", Some(one_way), Cores::Any, (50, 4), &out);
     report(
-        "`seq 10` through a relay adding 1 ms each way (a 2 ms round trip), best of 4 blocks of 50:",
+        "`seq 10` through a relay adding 1 ms each way (a 2 ms round trip), best of 4 blocks \
+         of 50:",
         m,
     );
     let t = two_writes(20, &out);
