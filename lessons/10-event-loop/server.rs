@@ -151,19 +151,20 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     let mut next_token = 0;
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_sweep = Instant::now();
-    // Out of descriptors (EMFILE), `accept` is left alone for a while (lesson 08's
-    // back-off), then tried again: not at once (it would fail the same way, thousands of
-    // times a second), and not only at the listener's next event, since mio reports a
+    // When to accept next: at once when the listener has news, and after a pause when
+    // `accept` ran out of descriptors (EMFILE). Then it is left alone for a while (lesson
+    // 08's back-off) and tried again: not at once (it would fail the same way, thousands
+    // of times a second), and not only at the listener's next event, since mio reports a
     // change of state once: the clients already waiting in the backlog raise no new one.
+    let mut accept_at: Option<Instant> = None;
     let mut backoff = AcceptBackoff::default();
-    let mut accept_again: Option<Instant> = None;
 
     // Until the last client has left after the listener closed (--max-clients).
     while listener.is_some() || !connections.is_empty() {
         // The one place this thread waits: until a socket is ready, or until it is time
         // to look for idle clients (or to accept again).
         let mut wait = sweep_interval(idle);
-        if let Some(at) = accept_again {
+        if let Some(at) = accept_at {
             wait = wait.min(at.saturating_duration_since(Instant::now()));
         }
         match poll.poll(&mut events, Some(wait)) {
@@ -173,18 +174,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                // After running out of descriptors, accepting waits for its time.
-                if accept_again.is_none() {
-                    accept_again = accept_all(
-                        &mut listener,
-                        &poll,
-                        &mut connections,
-                        &mut next_token,
-                        &mut backoff,
-                        args,
-                        out,
-                    )?;
-                }
+                // Accept after this round's events; in a pause, when the pause ends.
+                accept_at.get_or_insert_with(Instant::now);
                 continue;
             }
             let Some(conn) = connections.get_mut(&event.token()) else {
@@ -198,9 +189,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
                 close(conn, end, &poll, args.quiet, out);
             }
         }
-        // Its time has come: accept the clients that waited in the backlog meanwhile.
-        if accept_again.is_some_and(|at| Instant::now() >= at) {
-            accept_again = accept_all(
+        if accept_at.is_some_and(|at| Instant::now() >= at) {
+            accept_at = accept_all(
                 &mut listener,
                 &poll,
                 &mut connections,
