@@ -102,6 +102,11 @@ fn client(port: u16, args: &[&str]) -> Run {
     run(CLIENT, &[args, &["--port", port.as_str()]].concat(), None)
 }
 
+/// The client's arguments in most tests: `get hello.txt --out DOWNLOADS`, then `more`.
+fn get_hello<'a>(downloads: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    [&["get", "hello.txt", "--out", downloads], more].concat()
+}
+
 /// Starts the lossy relay in front of `server`.
 fn relay(server: &Session, rules: &[&str]) -> Session {
     let to = server.addr();
@@ -224,11 +229,7 @@ fn a_download_is_a_request_then_data_and_ack_in_lock_step() {
     );
     let port = server.port;
     let downloads = scratch.downloads();
-    let client = server.client(
-        CLIENT,
-        &["get", "hello.txt", "--out", &downloads, "--trace"],
-        None,
-    );
+    let client = server.client(CLIENT, &get_hello(&downloads, &["--trace"]), None);
     let server = server.finish();
     client.assert_code(0);
     server.assert_code(0);
@@ -399,15 +400,7 @@ fn lost_packets_are_sent_again_and_a_duplicate_is_acked_again_not_written_twice(
     let downloads = scratch.downloads();
     let got = through(
         &relay,
-        &[
-            "get",
-            "hello.txt",
-            "--out",
-            &downloads,
-            "--timeout-ms",
-            "5000",
-            "--trace",
-        ],
+        &get_hello(&downloads, &["--timeout-ms", "5000", "--trace"]),
     );
     let server = server.finish();
     let relay = relay.stop();
@@ -532,31 +525,12 @@ fn a_lost_final_ack_is_answered_again_by_a_dallying_client_and_is_a_failure_with
     let dallying = relay(&server, &["--drop-ack", "3"]);
     let with_dally = through(
         &dallying,
-        &[
-            "get",
-            "hello.txt",
-            "--out",
-            &downloads,
-            "--timeout-ms",
-            "5000",
-            "--dally-ms",
-            "2000",
-        ],
+        &get_hello(&downloads, &["--timeout-ms", "5000", "--dally-ms", "2000"]),
     );
     let dallying = dallying.stop();
     std::fs::remove_file(scratch.path("downloads/hello.txt")).expect("remove");
     let quick = relay(&server, &["--drop-ack", "3"]);
-    let without = through(
-        &quick,
-        &[
-            "get",
-            "hello.txt",
-            "--out",
-            &downloads,
-            "--timeout-ms",
-            "5000",
-        ],
-    );
+    let without = through(&quick, &get_hello(&downloads, &["--timeout-ms", "5000"]));
     let server = server.finish();
     let quick = quick.stop();
     with_dally.assert_code(0);
@@ -1191,18 +1165,14 @@ fn the_client_never_replaces_a_file_without_force() {
         SERVER,
         &["--root", "lessons/09-tftp/files", "--max-requests", "1"],
     );
-    let refused = server.client(CLIENT, &["get", "hello.txt", "--out", &downloads], None);
+    let refused = server.client(CLIENT, &get_hello(&downloads, &[]), None);
     refused.assert_code(1);
     assert_eq!(
         scratch.redact(refused.stderr.trim()),
         "error: downloads/hello.txt exists already: add --force to replace it"
     );
     assert_eq!(scratch.read("downloads/hello.txt"), b"mine");
-    let forced = server.client(
-        CLIENT,
-        &["get", "hello.txt", "--out", &downloads, "--force"],
-        None,
-    );
+    let forced = server.client(CLIENT, &get_hello(&downloads, &["--force"]), None);
     forced.assert_code(0);
     server.finish().assert_code(0);
     assert_hello_arrived(&scratch);
@@ -1300,16 +1270,10 @@ fn a_client_with_no_server_gives_up_and_says_how_to_start_one() {
     let port = free_udp_port();
     let run = client(
         port,
-        &[
-            "get",
-            "hello.txt",
-            "--out",
+        &get_hello(
             &scratch.downloads(),
-            "--timeout-ms",
-            "50",
-            "--retries",
-            "1",
-        ],
+            &["--timeout-ms", "50", "--retries", "1"],
+        ),
     );
     run.assert_code(1);
     assert_eq!(
