@@ -16,6 +16,8 @@
 
 mod common;
 
+use common::run_on;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command};
@@ -38,19 +40,6 @@ enum Cores {
     Two,
     /// Wherever the scheduler puts them (the relay case: its delay is the cost).
     Any,
-}
-
-/// Lets the calling thread, and the processes and threads it starts from now on, run only
-/// on `cpus` (all of them when `cpus` is empty).
-fn run_on(cpus: &[usize]) {
-    use rustix::thread::{sched_setaffinity, CpuSet};
-    let mut set = CpuSet::new();
-    let all: Vec<usize> =
-        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
-    for &cpu in if cpus.is_empty() { &all } else { cpus } {
-        set.set(cpu);
-    }
-    sched_setaffinity(None, &set).expect("sched_setaffinity");
 }
 
 /// Starts lesson05-server with `args` on a free port; returns it and its port.

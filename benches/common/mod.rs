@@ -22,6 +22,19 @@ pub fn print_machine() {
     );
 }
 
+/// Lets the calling thread, and the processes and threads it starts from now on, run only
+/// on `cpus` (all of them when `cpus` is empty).
+pub fn run_on(cpus: &[usize]) {
+    use rustix::thread::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    let all: Vec<usize> =
+        (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+    for &cpu in if cpus.is_empty() { &all } else { cpus } {
+        set.set(cpu);
+    }
+    sched_setaffinity(None, &set).expect("sched_setaffinity");
+}
+
 /// What was seen of a process while it ran.
 #[derive(Default, Clone, Copy, Debug)]
 pub struct Seen {
