@@ -622,6 +622,41 @@ fn uploads_need_allow_write_and_never_replace_a_file() {
 }
 
 #[test]
+fn a_request_sent_again_while_its_transfer_runs_is_ignored_not_a_second_transfer() {
+    // A client whose first answer is late sends its WRQ again. Both reach the server before
+    // the first transfer can end (it waits for our DATA 1, sent only after both).
+    let scratch = scratch();
+    let server = scratch_server(&scratch, 2, &["--allow-write"]);
+    let socket = udp();
+    let wrq = request(2, b"twice.txt", "octet");
+    for _ in 0..2 {
+        socket.send_to(&wrq, address(&server)).expect("send WRQ");
+    }
+    let (first, tid) = recv(&socket);
+    assert_eq!(first, ack(0), "ACK 0 of the first WRQ");
+    let mut data = vec![0, 3, 0, 1];
+    data.extend_from_slice(b"hello\n");
+    socket.send_to(&data, tid).expect("send DATA 1");
+    // The only other packets are this transfer's: ACK 0 again (if our DATA 1 was late for
+    // its timeout), then ACK 1. A second transfer would have answered from another port.
+    loop {
+        let (packet, from) = recv(&socket);
+        assert_eq!(from, tid, "a packet from a second transfer: {packet:?}");
+        if packet == ack(1) {
+            break;
+        }
+        assert_eq!(packet, ack(0), "the transfer's packets are ACK 0 and ACK 1");
+    }
+    let server = server.finish();
+    server.assert_code(0);
+    assert_eq!(scratch.read("server-files/twice.txt"), b"hello\n");
+    let port = socket.local_addr().expect("our address").port();
+    server.assert_stdout_contains(&format!(
+        "127.0.0.1:{port}: WRQ \"twice.txt\" octet again, its transfer runs: ignored"
+    ));
+}
+
+#[test]
 fn uploads_of_every_size_arrive_byte_for_byte_with_and_without_loss() {
     let scratch = scratch();
     let sizes = [0, 512, 513, MIB];

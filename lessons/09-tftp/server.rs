@@ -129,7 +129,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
     ));
 
     let active = Arc::new(AtomicUsize::new(0));
-    let mut transfers: Vec<JoinHandle<()>> = Vec::new();
+    // The transfers running, each with the client it serves.
+    let mut transfers: Vec<(SocketAddr, JoinHandle<()>)> = Vec::new();
     // One byte more than the largest packet: a datagram that fills the buffer is too long
     // (recv_from silently cuts what does not fit: lesson 07).
     let mut buf = [0u8; MAX_PACKET + 1];
@@ -147,10 +148,23 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         let packet = parse(&buf[..n]);
         let shown = describe(&packet, n);
         out.trace(format!("← {client} {shown} ({})", plural(n, "byte")));
+        // A request from a client whose transfer is running is that request again: our
+        // first answer was slow or lost, and the client repeated it (RFC 1350). A second
+        // transfer would fight the first (an upload's part file exists already: ERROR 6).
+        // The running transfer answers it, repeating its first packet until it hears back.
+        transfers.retain(|(_, t)| !t.is_finished());
+        let request = matches!(packet, Ok(Packet::Rrq(_) | Packet::Wrq(_)));
+        if request && transfers.iter().any(|(served, _)| *served == client) {
+            out.line(format!(
+                "{client}: {shown} again, its transfer runs: ignored"
+            ));
+            continue;
+        }
         let busy = active.load(Ordering::SeqCst) >= args.max_active as usize;
         match decide(args, packet, client, busy, out) {
             Ok(Some(job)) => {
-                transfers.push(start_transfer(args, job, client, &active, out))
+                let transfer = start_transfer(args, job, client, &active, out);
+                transfers.push((client, transfer));
             }
             Ok(None) => {}
             Err(refusal) => {
@@ -165,9 +179,8 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
                 at_port.record(Op::send_to(client, &bytes));
             }
         }
-        transfers.retain(|t| !t.is_finished());
     }
-    for transfer in transfers {
+    for (_, transfer) in transfers {
         let _ = transfer.join();
     }
     out.line(format!(
