@@ -527,7 +527,10 @@ fn out_of_descriptors_the_servers_back_off_say_so_once_a_second_and_recover() {
         // closes it (an end of stream, not this test's read timeout).
         for (i, conn) in conns.iter_mut().enumerate() {
             let ended = conn.read_to_end(&mut Vec::new());
-            assert!(ended.is_ok(), "{bin}: client {i} was never served: {ended:?}");
+            assert!(
+                ended.is_ok(),
+                "{bin}: client {i} was never served: {ended:?}"
+            );
         }
         let server = session.finish();
         let elapsed = started.elapsed().as_secs_f64();
