@@ -15,6 +15,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process, Pid, Signal};
 use socket2::SockRef;
 use wait_timeout::ChildExt;
 
@@ -392,17 +393,57 @@ impl Running {
             || self.stderr.flooded.load(Ordering::Relaxed)
     }
 
-    /// The CPU time the program has used so far (user + system), read from Linux's /proc.
-    pub fn cpu_time(&self) -> Option<Duration> {
+    /// The fields of the program's line in Linux's /proc/PID/stat that come after the
+    /// command name (which is in parentheses and may hold spaces): its state first.
+    fn stat(&self) -> Option<Vec<String>> {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // The fields after the command name (which is in parentheses and may hold spaces).
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let fields = stat.rsplit_once(')')?.1.split_whitespace();
+        Some(fields.map(str::to_string).collect())
+    }
+
+    /// The CPU time the program has used so far (user + system), read from Linux's /proc.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let fields = self.stat()?;
         // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in
         // clock ticks of 1/100 s on Linux.
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_millis(ticks * 10))
+    }
+
+    /// Holds the program still (SIGSTOP), as a busy machine may: the system goes on
+    /// completing handshakes and queueing bytes for its sockets, but the program runs no
+    /// code until [`Running::resume`]. Returns once it has stopped (where Linux's /proc
+    /// says so; elsewhere as soon as the signal is sent).
+    pub fn pause(&mut self) -> Outcome {
+        self.signal(Signal::STOP)?;
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let state = self.stat().and_then(|f| f.first().cloned());
+            // `T`: stopped by a signal. No /proc, or no such process: nothing to wait for.
+            if state.as_deref().is_none_or(|s| s == "T") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::new(
+                    "your server did not stop on SIGSTOP: the lab cannot hold it still",
+                    1,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets a program held by [`Running::pause`] go on (SIGCONT).
+    pub fn resume(&mut self) -> Outcome {
+        self.signal(Signal::CONT)
+    }
+
+    fn signal(&mut self, signal: Signal) -> Outcome {
+        kill_process(Pid::from_child(&self.child), signal).map_err(|e| {
+            Failure::new(format!("the lab could not signal your program: {e}"), 1)
+        })
     }
 
     /// Waits up to `limit` for the program to end by itself; stops it if it does not.
