@@ -114,30 +114,33 @@ fn byte(b: u8) -> String {
     }
 }
 
+/// Where two byte strings first differ: the first byte that is not the same, or where the
+/// shorter one ends; `None` when they are equal.
+pub fn differ_at(expected: &[u8], observed: &[u8]) -> Option<usize> {
+    let at = expected.iter().zip(observed).position(|(a, b)| a != b);
+    let shorter = expected.len().min(observed.len());
+    at.or((expected.len() != observed.len()).then_some(shorter))
+}
+
 /// Where two byte strings first differ, in words; `None` when they are equal.
 pub fn first_difference(expected: &[u8], observed: &[u8]) -> Option<String> {
-    let at = expected.iter().zip(observed).position(|(a, b)| a != b);
-    match at {
-        Some(i) => Some(format!(
-            "byte {i}: expected {}, observed {}",
-            byte(expected[i]),
-            byte(observed[i])
-        )),
-        None if observed.len() < expected.len() => Some(format!(
-            "byte {}: expected {}, observed the end ({} of {} bytes)",
-            observed.len(),
-            byte(expected[observed.len()]),
+    let i = differ_at(expected, observed)?;
+    Some(match (expected.get(i), observed.get(i)) {
+        (Some(&e), Some(&o)) => {
+            format!("byte {i}: expected {}, observed {}", byte(e), byte(o))
+        }
+        (Some(&e), None) => format!(
+            "byte {i}: expected {}, observed the end ({} of {} bytes)",
+            byte(e),
             observed.len(),
             expected.len()
-        )),
-        None if observed.len() > expected.len() => Some(format!(
-            "byte {}: expected the end, observed {} more: {}",
-            expected.len(),
+        ),
+        _ => format!(
+            "byte {i}: expected the end, observed {} more: {}",
             observed.len() - expected.len(),
             shown(&observed[expected.len()..], 40)
-        )),
-        None => None,
-    }
+        ),
+    })
 }
 
 /// Checks that `observed` is exactly `expected`; `what` names it in the failure.
@@ -977,6 +980,33 @@ impl Peer {
                 hint,
             )),
         }
+    }
+
+    /// Sends `bytes` and reads nothing, until all are sent or the other side has taken
+    /// nothing for `stalled` (it stopped reading); returns how many were sent.
+    pub fn send_until_stalled(
+        &mut self,
+        bytes: &[u8],
+        stalled: Duration,
+    ) -> Outcome<usize> {
+        let _ = self.conn.set_write_timeout(Some(stalled));
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let end = bytes.len().min(sent + 64 * 1024);
+            match self.conn.write(&bytes[sent..end]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if timed_out(&e) => break,
+                Err(e) => {
+                    return Err(Failure::new(
+                        format!("{} could not send (after {sent} bytes): {e}", self.name),
+                        1,
+                    ))
+                }
+            }
+        }
+        let _ = self.conn.set_write_timeout(Some(LIMIT));
+        Ok(sent)
     }
 
     /// Leaves with a reset: SO_LINGER 0, then close.

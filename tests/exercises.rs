@@ -157,6 +157,7 @@ exercises! {
     exercise_09_2_a_tftp_client_that_survives_loss => "09.2",
     exercise_09_3_a_tftp_server_that_answers_from_a_new_port => "09.3",
     exercise_10_1_accept_every_waiting_client => "10.1",
+    exercise_10_2_keep_what_write_did_not_take => "10.2",
     exercise_11_1_a_server_that_can_start_again_at_once => "11.1",
     exercise_11_2_a_client_that_closes_first_and_sees_its_time_wait => "11.2",
     exercise_11_3_listen_n_and_never_accept => "11.3",
@@ -186,7 +187,7 @@ fn the_list_shows_every_exercise_not_started_with_the_file_to_change() {
         TESTED,
         "lab check lists exactly the exercises tested here"
     );
-    list.assert_stdout_contains("0 of 37 passed. Next: 01.1 — an echo client");
+    list.assert_stdout_contains("0 of 38 passed. Next: 01.1 — an echo client");
     let shown = Run {
         shown: "cargo run --bin lab -- check".into(),
         ..list
@@ -381,5 +382,5 @@ fn a_check_that_passes_is_kept_and_the_list_shows_it_done() {
     );
     let list = check_as_a_student(&[], &cargo, &state);
     list.assert_stdout_contains("  ✓ 01.1  e1_echo_client.rs");
-    list.assert_stdout_contains("1 of 37 passed. Next: 01.2");
+    list.assert_stdout_contains("1 of 38 passed. Next: 01.2");
 }

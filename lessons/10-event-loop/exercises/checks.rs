@@ -1,6 +1,7 @@
 //! The checks of lesson 10's exercises: what `cargo run --bin lab -- check 10.M` does to
 //! your event loop. Each runs it black-box, over 127.0.0.1, with clients of the lab's
-//! that do what an event loop must cope with: arrive all at once.
+//! that do what an event loop must cope with: arrive all at once, or send more than the
+//! socket can take back.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -8,18 +9,31 @@ use std::time::{Duration, Instant};
 use socket_lab::proc_tcp::{self, State};
 
 use crate::exercises::Exercise;
-use crate::probe::{shown, with_server, Failure, Outcome, Peer, Program, LIMIT};
+use crate::probe::{
+    differ_at, first_difference, shown, with_server, End, Failure, Outcome, Peer,
+    Program, LIMIT,
+};
 
 const HINTS: &str = include_str!("hints.md");
 
-pub const EXERCISES: &[Exercise] = &[Exercise {
-    id: "10.1",
-    title: "accept every waiting client",
-    file: "lessons/10-event-loop/exercises/e1_accept_all.rs",
-    peers: &[],
-    check: accept_all,
-    hints: HINTS,
-}];
+pub const EXERCISES: &[Exercise] = &[
+    Exercise {
+        id: "10.1",
+        title: "accept every waiting client",
+        file: "lessons/10-event-loop/exercises/e1_accept_all.rs",
+        peers: &[],
+        check: accept_all,
+        hints: HINTS,
+    },
+    Exercise {
+        id: "10.2",
+        title: "keep what write did not take",
+        file: "lessons/10-event-loop/exercises/e2_keep_the_rest.rs",
+        peers: &[],
+        check: keep_the_rest,
+        hints: HINTS,
+    },
+];
 
 /// How many clients connect at the same moment in 10.1.
 const BURST: usize = 3;
@@ -114,4 +128,84 @@ fn wait_in_backlog(addr: SocketAddr, n: usize) -> Outcome {
 
 fn plural_clients(n: u32) -> String {
     socket_lab::out::plural(n as usize, "client")
+}
+
+/// How much 10.2's client sends without reading: more than the system's buffers on both
+/// sides of a loopback connection can hold (Linux grows a sending socket's buffer to 4 MiB
+/// at most, and the lab's client keeps its own receive buffer small).
+const SEND: usize = 16 << 20;
+
+/// The lab's client's receive buffer in 10.2 (Linux doubles it).
+const RECEIVE_BUFFER: usize = 64 * 1024;
+
+/// How long the server may take no byte of 10.2's message before the lab says it has
+/// stopped reading (a server that holds a client back, as lesson 10 does).
+const STALLED: Duration = Duration::from_secs(1);
+
+/// One line of 10.2's message: its number, so that a missing piece shows where it was.
+fn message_line(i: usize) -> String {
+    format!("line {i:07} of a long message\n")
+}
+
+/// 10.2: a client sends megabytes without reading, closes its side, then reads every
+/// reply: the bytes that come back must be exactly the bytes sent, upper-cased, and then
+/// the server's close.
+fn keep_the_rest(program: &Program) -> Outcome<String> {
+    let message: Vec<u8> = (0..)
+        .flat_map(|i| message_line(i).into_bytes())
+        .take(SEND)
+        .collect();
+    let mut summary = String::new();
+    let server = with_server(program, &["--max-clients", "1"], |server| {
+        let mut client = Peer::connect(server.addr, "the lab's client")?;
+        // A small receive buffer: the server's replies fill it, and the server's own
+        // send buffer, after a few megabytes.
+        let _ = socket2::SockRef::from(&client.conn).set_recv_buffer_size(RECEIVE_BUFFER);
+        let sent = client.send_until_stalled(&message, STALLED)?;
+        // "No more from me": the server closes once it has sent every reply.
+        client.finish_sending();
+        let expected = message[..sent].to_ascii_uppercase();
+        // One byte more than was sent: the read stops at the server's close.
+        let got = client.read_up_to(sent + 1, LIMIT)?;
+        if let Some(at) = differ_at(&expected, &got.bytes) {
+            // The line of the message where they differ, as sent and as it came back.
+            let width = message_line(0).len();
+            let start = at - at % width;
+            let line = |bytes: &[u8]| {
+                let end = bytes.len().min(start + width);
+                shown(&bytes[start.min(end)..end], width)
+            };
+            let mut failure = Failure::new(
+                "the replies are not the bytes that were sent, upper-cased",
+                1,
+            )
+            .expected(format!(
+                "{sent} bytes: every byte sent, upper-cased, in order"
+            ))
+            .observed(format!(
+                "{} bytes came back, then {}",
+                got.bytes.len(),
+                got.end.words()
+            ))
+            .detail(format!("the line there, as sent:   {}", line(&expected)))
+            .detail(format!("the line there, as it came: {}", line(&got.bytes)));
+            failure.difference = first_difference(&expected, &got.bytes);
+            return Err(failure);
+        }
+        if got.end != End::Closed {
+            return Err(Failure::new(
+                "every reply came, but your server did not close the connection",
+                2,
+            )
+            .expected("a close (a read returned 0) once every reply was sent")
+            .observed(got.end.words()));
+        }
+        summary = format!(
+            "{sent} bytes sent without reading, then a FIN; all {sent} came back \
+             upper-cased, in order, then the server's FIN"
+        );
+        Ok(())
+    })?;
+    server.expect_exit(2)?;
+    Ok(summary)
 }
