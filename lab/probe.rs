@@ -689,16 +689,23 @@ impl Server {
                 .details(finished.describe("your server")))
             }
             (None, None) => {
-                let finished = run.finish(Duration::ZERO);
-                Err(Failure::new(
-                    format!(
-                        "your server did not say where it listens within {} s",
-                        LIMIT.as_secs()
-                    ),
-                    1,
-                )
-                .expected("a first line `listening on 127.0.0.1:PORT`")
-                .details(finished.describe("your server")))
+                // Its output has ended, or nothing came in time: a moment to exit.
+                let finished = run.finish(Duration::from_millis(200));
+                // Exit code 2 is clap's: an option the program does not know, say.
+                let failure = if finished.code == Some(2) {
+                    Failure::new("your server did not take the check's options", 1)
+                        .expected(format!("a server that runs with: {}", all.join(" ")))
+                } else {
+                    Failure::new(
+                        format!(
+                            "your server did not say where it listens within {} s",
+                            LIMIT.as_secs()
+                        ),
+                        1,
+                    )
+                    .expected("a first line `listening on 127.0.0.1:PORT`")
+                };
+                Err(failure.details(finished.describe("your server")))
             }
         }
     }
@@ -821,6 +828,15 @@ pub enum Ended {
     Closed,
     /// `read` failed with ECONNRESET: a reset (RST).
     Reset,
+}
+
+impl Ended {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Ended::Closed => "closed (a read returned 0 bytes)",
+            Ended::Reset => "reset (ECONNRESET)",
+        }
+    }
 }
 
 impl Peer {
@@ -952,12 +968,28 @@ impl Peer {
     /// Reads until the other side ends the connection, and says how: an orderly close or
     /// a reset. Bytes that still arrive are a failure; so is nothing within `limit`.
     pub fn read_end(&mut self, limit: Duration, hint: usize) -> Outcome<Ended> {
+        self.end_within(limit, hint)?.ok_or_else(|| {
+            Failure::new(
+                format!(
+                    "{} waited {} ms for the connection to end: it stayed open",
+                    self.name,
+                    limit.as_millis()
+                ),
+                hint,
+            )
+        })
+    }
+
+    /// Waits up to `limit` for the other side to end the connection: how it ended, or
+    /// `None` when the connection is still open (and silent) after `limit`. Bytes that
+    /// arrive are a failure.
+    pub fn end_within(&mut self, limit: Duration, hint: usize) -> Outcome<Option<Ended>> {
         let _ = self.conn.set_read_timeout(Some(limit));
         let mut buf = [0u8; 1024];
         let result = retry(|| self.conn.read(&mut buf));
         let _ = self.conn.set_read_timeout(Some(LIMIT));
         match result {
-            Ok(0) => Ok(Ended::Closed),
+            Ok(0) => Ok(Some(Ended::Closed)),
             Ok(n) => Err(Failure::new(
                 format!(
                     "{} expected the connection to end, but more bytes came",
@@ -966,15 +998,8 @@ impl Peer {
                 hint,
             )
             .observed(shown(&buf[..n], 60))),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(Ended::Reset),
-            Err(e) if timed_out(&e) => Err(Failure::new(
-                format!(
-                    "{} waited {} ms for the connection to end: it stayed open",
-                    self.name,
-                    limit.as_millis()
-                ),
-                hint,
-            )),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(Some(Ended::Reset)),
+            Err(e) if timed_out(&e) => Ok(None),
             Err(e) => Err(Failure::new(
                 format!("{}: read failed: {e}", self.name),
                 hint,

@@ -1,7 +1,7 @@
 //! The checks of lesson 10's exercises: what `cargo run --bin lab -- check 10.M` does to
 //! your event loop. Each runs it black-box, over 127.0.0.1, with clients of the lab's
-//! that do what an event loop must cope with: arrive all at once, or send more than the
-//! socket can take back.
+//! that do what an event loop must cope with: arrive all at once, send more than the
+//! socket can take back, or say nothing at all.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use socket_lab::proc_tcp::{self, State};
 
 use crate::exercises::Exercise;
 use crate::probe::{
-    differ_at, first_difference, shown, with_server, End, Failure, Outcome, Peer,
+    differ_at, first_difference, shown, with_server, End, Ended, Failure, Outcome, Peer,
     Program, LIMIT,
 };
 
@@ -31,6 +31,14 @@ pub const EXERCISES: &[Exercise] = &[
         file: "lessons/10-event-loop/exercises/e2_keep_the_rest.rs",
         peers: &[],
         check: keep_the_rest,
+        hints: HINTS,
+    },
+    Exercise {
+        id: "10.3",
+        title: "close the silent client",
+        file: "lessons/10-event-loop/exercises/e3_idle_timeout.rs",
+        peers: &[],
+        check: idle_timeout,
         hints: HINTS,
     },
 ];
@@ -208,4 +216,149 @@ fn keep_the_rest(program: &Program) -> Outcome<String> {
     })?;
     server.expect_exit(2)?;
     Ok(summary)
+}
+
+/// 10.3's idle timeout: long enough that a client that talks every [`PACE`] is never
+/// idle for it, even on a busy machine.
+const IDLE: Duration = Duration::from_millis(800);
+
+/// How often 10.3's talking client sends a message.
+const PACE: Duration = Duration::from_millis(100);
+
+/// 10.3: a silent client alone, which only the loop's own clock can close; then a silent
+/// client beside a talking one. Each silent client must be closed after the idle timeout
+/// (not before, and not long after); the talking one must be answered throughout, for
+/// three timeouts, and never closed.
+fn idle_timeout(program: &Program) -> Outcome<String> {
+    let idle = IDLE.as_millis().to_string();
+    let args = ["--idle-timeout-ms", &idle, "--max-clients", "3"];
+    let mut summary = String::new();
+    let server = with_server(program, &args, |server| {
+        let alone =
+            closed_when_silent(server.addr, "the first silent client (alone)", None)?;
+        let mut talker = Talker::connect(server.addr)?;
+        let name = "the second silent client (beside a talking one)";
+        let beside = closed_when_silent(server.addr, name, Some(&mut talker))?;
+        // The talking client goes on, to three timeouts in all.
+        while talker.since.elapsed() < IDLE * 3 {
+            talker.talk()?;
+            if let Some(end) = talker.peer.end_within(PACE, 3)? {
+                return Err(talker.closed(end));
+            }
+        }
+        summary = format!(
+            "silent clients closed after {} ms alone and {} ms beside a talking one \
+             (timeout {idle} ms); the talking one answered {} times in {} ms, never closed",
+            alone.as_millis(),
+            beside.as_millis(),
+            talker.round,
+            talker.since.elapsed().as_millis()
+        );
+        Ok(())
+    })?;
+    server.expect_exit(2)?;
+    Ok(summary)
+}
+
+/// Connects a client that says nothing, and waits for the server to close it (while
+/// `talker`, if any, talks every [`PACE`]); returns how long that took.
+fn closed_when_silent(
+    addr: SocketAddr,
+    name: &str,
+    mut talker: Option<&mut Talker>,
+) -> Outcome<Duration> {
+    // Before the connect: the server's clock for this client starts after it.
+    let connected = Instant::now();
+    let mut silent = Peer::connect(addr, name)?;
+    loop {
+        if let Some(talker) = talker.as_mut() {
+            talker.talk()?;
+        }
+        let Some(end) = silent.end_within(PACE, 2)? else {
+            if connected.elapsed() > IDLE + LIMIT {
+                return Err(still_open(name, connected.elapsed(), talker.is_some()));
+            }
+            continue;
+        };
+        let after = connected.elapsed();
+        if end == Ended::Reset || after < IDLE {
+            return Err(Failure::new(
+                format!("{name} was closed, but not as it should be"),
+                1,
+            )
+            .expected(format!(
+                "a close (a read returned 0) after {} ms of silence",
+                IDLE.as_millis()
+            ))
+            .observed(format!(
+                "{} after {} ms",
+                end.words(),
+                after.as_millis()
+            )));
+        }
+        return Ok(after);
+    }
+}
+
+/// The failure for a silent client still open long after the idle timeout.
+fn still_open(name: &str, elapsed: Duration, talking: bool) -> Failure {
+    let around = if talking {
+        "while another client talked"
+    } else {
+        "with no other client: nothing but a timeout of its own wakes your loop"
+    };
+    Failure::new(format!("{name} is still connected"), 2)
+        .expected(format!(
+            "closed {} ms after it connected (--idle-timeout-ms {})",
+            IDLE.as_millis(),
+            IDLE.as_millis()
+        ))
+        .observed(format!(
+            "still open after {} ms, {around}",
+            elapsed.as_millis()
+        ))
+}
+
+/// 10.3's talking client: a message every [`PACE`], each answered at once.
+struct Talker {
+    peer: Peer,
+    since: Instant,
+    round: usize,
+}
+
+impl Talker {
+    fn connect(addr: SocketAddr) -> Outcome<Talker> {
+        let since = Instant::now();
+        let peer = Peer::connect(addr, "the talking client")?;
+        Ok(Talker {
+            peer,
+            since,
+            round: 0,
+        })
+    }
+
+    /// One message and its reply.
+    fn talk(&mut self) -> Outcome {
+        self.round += 1;
+        let message = format!("message {}", self.round);
+        self.peer.send(message.as_bytes())?;
+        let what = format!("the reply to the talking client's {message:?}");
+        self.peer
+            .expect(&what, message.to_uppercase().as_bytes(), 3)
+    }
+
+    /// The failure for a talking client that was closed.
+    fn closed(&self, end: Ended) -> Failure {
+        Failure::new("the talking client was closed, though it was never idle", 3)
+            .expected(format!(
+                "a client that sends every {} ms stays connected",
+                PACE.as_millis()
+            ))
+            .observed(format!(
+                "{} after {} ms and {} replies",
+                end.words(),
+                self.since.elapsed().as_millis(),
+                self.round
+            ))
+    }
 }
