@@ -217,7 +217,6 @@ fn flush(conn: &mut Connection, out: Out) -> Result<(), End> {
     }
     Ok(())
 }
-
 // ANCHOR_END: solution
 
 /// Takes a connection out of the loop and says how it ended.
