@@ -24,6 +24,8 @@ mod lesson07;
 mod lesson08;
 #[path = "../lessons/09-tftp/exercises/checks.rs"]
 mod lesson09;
+#[path = "../lessons/10-event-loop/exercises/checks.rs"]
+mod lesson10;
 #[path = "../lessons/11-lifecycle/exercises/checks.rs"]
 mod lesson11;
 
@@ -39,6 +41,7 @@ pub fn all() -> Vec<&'static Exercise> {
         lesson07::EXERCISES,
         lesson08::EXERCISES,
         lesson09::EXERCISES,
+        lesson10::EXERCISES,
         lesson11::EXERCISES,
     ];
     lessons.iter().flat_map(|l| l.iter()).collect()

@@ -15,6 +15,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::process::{kill_process, Pid, Signal};
 use socket2::SockRef;
 use wait_timeout::ChildExt;
 
@@ -113,30 +114,33 @@ fn byte(b: u8) -> String {
     }
 }
 
+/// Where two byte strings first differ: the first byte that is not the same, or where the
+/// shorter one ends; `None` when they are equal.
+pub fn differ_at(expected: &[u8], observed: &[u8]) -> Option<usize> {
+    let at = expected.iter().zip(observed).position(|(a, b)| a != b);
+    let shorter = expected.len().min(observed.len());
+    at.or((expected.len() != observed.len()).then_some(shorter))
+}
+
 /// Where two byte strings first differ, in words; `None` when they are equal.
 pub fn first_difference(expected: &[u8], observed: &[u8]) -> Option<String> {
-    let at = expected.iter().zip(observed).position(|(a, b)| a != b);
-    match at {
-        Some(i) => Some(format!(
-            "byte {i}: expected {}, observed {}",
-            byte(expected[i]),
-            byte(observed[i])
-        )),
-        None if observed.len() < expected.len() => Some(format!(
-            "byte {}: expected {}, observed the end ({} of {} bytes)",
-            observed.len(),
-            byte(expected[observed.len()]),
+    let i = differ_at(expected, observed)?;
+    Some(match (expected.get(i), observed.get(i)) {
+        (Some(&e), Some(&o)) => {
+            format!("byte {i}: expected {}, observed {}", byte(e), byte(o))
+        }
+        (Some(&e), None) => format!(
+            "byte {i}: expected {}, observed the end ({} of {} bytes)",
+            byte(e),
             observed.len(),
             expected.len()
-        )),
-        None if observed.len() > expected.len() => Some(format!(
-            "byte {}: expected the end, observed {} more: {}",
-            expected.len(),
+        ),
+        _ => format!(
+            "byte {i}: expected the end, observed {} more: {}",
             observed.len() - expected.len(),
             shown(&observed[expected.len()..], 40)
-        )),
-        None => None,
-    }
+        ),
+    })
 }
 
 /// Checks that `observed` is exactly `expected`; `what` names it in the failure.
@@ -392,17 +396,57 @@ impl Running {
             || self.stderr.flooded.load(Ordering::Relaxed)
     }
 
-    /// The CPU time the program has used so far (user + system), read from Linux's /proc.
-    pub fn cpu_time(&self) -> Option<Duration> {
+    /// The fields of the program's line in Linux's /proc/PID/stat that come after the
+    /// command name (which is in parentheses and may hold spaces): its state first.
+    fn stat(&self) -> Option<Vec<String>> {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // The fields after the command name (which is in parentheses and may hold spaces).
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let fields = stat.rsplit_once(')')?.1.split_whitespace();
+        Some(fields.map(str::to_string).collect())
+    }
+
+    /// The CPU time the program has used so far (user + system), read from Linux's /proc.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        let fields = self.stat()?;
         // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in
         // clock ticks of 1/100 s on Linux.
         let ticks: u64 =
             fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
         Some(Duration::from_millis(ticks * 10))
+    }
+
+    /// Holds the program still (SIGSTOP), as a busy machine may: the system goes on
+    /// completing handshakes and queueing bytes for its sockets, but the program runs no
+    /// code until [`Running::resume`]. Returns once it has stopped (where Linux's /proc
+    /// says so; elsewhere as soon as the signal is sent).
+    pub fn pause(&mut self) -> Outcome {
+        self.signal(Signal::STOP)?;
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let state = self.stat().and_then(|f| f.first().cloned());
+            // `T`: stopped by a signal. No /proc, or no such process: nothing to wait for.
+            if state.as_deref().is_none_or(|s| s == "T") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::new(
+                    "your server did not stop on SIGSTOP: the lab cannot hold it still",
+                    1,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Lets a program held by [`Running::pause`] go on (SIGCONT).
+    pub fn resume(&mut self) -> Outcome {
+        self.signal(Signal::CONT)
+    }
+
+    fn signal(&mut self, signal: Signal) -> Outcome {
+        kill_process(Pid::from_child(&self.child), signal).map_err(|e| {
+            Failure::new(format!("the lab could not signal your program: {e}"), 1)
+        })
     }
 
     /// Waits up to `limit` for the program to end by itself; stops it if it does not.
@@ -645,16 +689,23 @@ impl Server {
                 .details(finished.describe("your server")))
             }
             (None, None) => {
-                let finished = run.finish(Duration::ZERO);
-                Err(Failure::new(
-                    format!(
-                        "your server did not say where it listens within {} s",
-                        LIMIT.as_secs()
-                    ),
-                    1,
-                )
-                .expected("a first line `listening on 127.0.0.1:PORT`")
-                .details(finished.describe("your server")))
+                // Its output has ended, or nothing came in time: a moment to exit.
+                let finished = run.finish(Duration::from_millis(200));
+                // Exit code 2 is clap's: an option the program does not know, say.
+                let failure = if finished.code == Some(2) {
+                    Failure::new("your server did not take the check's options", 1)
+                        .expected(format!("a server that runs with: {}", all.join(" ")))
+                } else {
+                    Failure::new(
+                        format!(
+                            "your server did not say where it listens within {} s",
+                            LIMIT.as_secs()
+                        ),
+                        1,
+                    )
+                    .expected("a first line `listening on 127.0.0.1:PORT`")
+                };
+                Err(failure.details(finished.describe("your server")))
             }
         }
     }
@@ -777,6 +828,15 @@ pub enum Ended {
     Closed,
     /// `read` failed with ECONNRESET: a reset (RST).
     Reset,
+}
+
+impl Ended {
+    pub fn words(&self) -> &'static str {
+        match self {
+            Ended::Closed => "closed (a read returned 0 bytes)",
+            Ended::Reset => "reset (ECONNRESET)",
+        }
+    }
 }
 
 impl Peer {
@@ -908,12 +968,28 @@ impl Peer {
     /// Reads until the other side ends the connection, and says how: an orderly close or
     /// a reset. Bytes that still arrive are a failure; so is nothing within `limit`.
     pub fn read_end(&mut self, limit: Duration, hint: usize) -> Outcome<Ended> {
+        self.end_within(limit, hint)?.ok_or_else(|| {
+            Failure::new(
+                format!(
+                    "{} waited {} ms for the connection to end: it stayed open",
+                    self.name,
+                    limit.as_millis()
+                ),
+                hint,
+            )
+        })
+    }
+
+    /// Waits up to `limit` for the other side to end the connection: how it ended, or
+    /// `None` when the connection is still open (and silent) after `limit`. Bytes that
+    /// arrive are a failure.
+    pub fn end_within(&mut self, limit: Duration, hint: usize) -> Outcome<Option<Ended>> {
         let _ = self.conn.set_read_timeout(Some(limit));
         let mut buf = [0u8; 1024];
         let result = retry(|| self.conn.read(&mut buf));
         let _ = self.conn.set_read_timeout(Some(LIMIT));
         match result {
-            Ok(0) => Ok(Ended::Closed),
+            Ok(0) => Ok(Some(Ended::Closed)),
             Ok(n) => Err(Failure::new(
                 format!(
                     "{} expected the connection to end, but more bytes came",
@@ -922,20 +998,40 @@ impl Peer {
                 hint,
             )
             .observed(shown(&buf[..n], 60))),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(Ended::Reset),
-            Err(e) if timed_out(&e) => Err(Failure::new(
-                format!(
-                    "{} waited {} ms for the connection to end: it stayed open",
-                    self.name,
-                    limit.as_millis()
-                ),
-                hint,
-            )),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(Some(Ended::Reset)),
+            Err(e) if timed_out(&e) => Ok(None),
             Err(e) => Err(Failure::new(
                 format!("{}: read failed: {e}", self.name),
                 hint,
             )),
         }
+    }
+
+    /// Sends `bytes` and reads nothing, until all are sent or the other side has taken
+    /// nothing for `stalled` (it stopped reading); returns how many were sent.
+    pub fn send_until_stalled(
+        &mut self,
+        bytes: &[u8],
+        stalled: Duration,
+    ) -> Outcome<usize> {
+        let _ = self.conn.set_write_timeout(Some(stalled));
+        let mut sent = 0;
+        while sent < bytes.len() {
+            let end = bytes.len().min(sent + 64 * 1024);
+            match self.conn.write(&bytes[sent..end]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if timed_out(&e) => break,
+                Err(e) => {
+                    return Err(Failure::new(
+                        format!("{} could not send (after {sent} bytes): {e}", self.name),
+                        1,
+                    ))
+                }
+            }
+        }
+        let _ = self.conn.set_write_timeout(Some(LIMIT));
+        Ok(sent)
     }
 
     /// Leaves with a reset: SO_LINGER 0, then close.

@@ -156,6 +156,9 @@ exercises! {
     exercise_09_1_a_tftp_client_that_gets_a_whole_file => "09.1",
     exercise_09_2_a_tftp_client_that_survives_loss => "09.2",
     exercise_09_3_a_tftp_server_that_answers_from_a_new_port => "09.3",
+    exercise_10_1_accept_every_waiting_client => "10.1",
+    exercise_10_2_keep_what_write_did_not_take => "10.2",
+    exercise_10_3_close_the_silent_client => "10.3",
     exercise_11_1_a_server_that_can_start_again_at_once => "11.1",
     exercise_11_2_a_client_that_closes_first_and_sees_its_time_wait => "11.2",
     exercise_11_3_listen_n_and_never_accept => "11.3",
@@ -185,7 +188,7 @@ fn the_list_shows_every_exercise_not_started_with_the_file_to_change() {
         TESTED,
         "lab check lists exactly the exercises tested here"
     );
-    list.assert_stdout_contains("0 of 36 passed. Next: 01.1 — an echo client");
+    list.assert_stdout_contains("0 of 39 passed. Next: 01.1 — an echo client");
     let shown = Run {
         shown: "cargo run --bin lab -- check".into(),
         ..list
@@ -196,7 +199,9 @@ fn the_list_shows_every_exercise_not_started_with_the_file_to_change() {
 #[test]
 fn every_chapter_has_at_least_3_exercises_and_30_in_all() {
     assert!(TESTED.len() >= 30, "{} exercises", TESTED.len());
-    for lesson in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11"] {
+    for lesson in [
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
+    ] {
         let count = TESTED.iter().filter(|id| id.starts_with(lesson)).count();
         assert!(
             count >= 3,
@@ -380,5 +385,5 @@ fn a_check_that_passes_is_kept_and_the_list_shows_it_done() {
     );
     let list = check_as_a_student(&[], &cargo, &state);
     list.assert_stdout_contains("  ✓ 01.1  e1_echo_client.rs");
-    list.assert_stdout_contains("1 of 36 passed. Next: 01.2");
+    list.assert_stdout_contains("1 of 39 passed. Next: 01.2");
 }
