@@ -15,6 +15,7 @@ use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::process::{kill_process, Pid, Signal};
 use socket2::SockRef;
 use wait_timeout::ChildExt;
@@ -1089,29 +1090,37 @@ impl Listener {
     /// Waits for the student's client to connect. It gives up when `client` ends without
     /// connecting, or after the limit.
     pub fn accept(&self, client: &mut Running, name: &str) -> Outcome<Peer> {
-        let listener = self
-            .listener
-            .try_clone()
-            .map_err(|e| Failure::new(format!("the lab could not accept: {e}"), 1))?;
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(listener.accept());
-        });
+        let fail =
+            |e: std::io::Error| Failure::new(format!("the lab could not accept: {e}"), 1);
+        // Non-blocking: `accept` takes a connection that is waiting, or says there is none.
+        self.listener.set_nonblocking(true).map_err(fail)?;
         let deadline = Instant::now() + LIMIT;
-        // Two things may happen first: the connection, or the end of the program. Look
-        // at both, a few times a second.
         loop {
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(Ok((conn, _))) => return Peer::wrap(conn, name),
-                Ok(Err(e)) => {
-                    return Err(Failure::new(format!("the lab could not accept: {e}"), 1))
-                }
-                Err(_) if client.running() && Instant::now() < deadline => continue,
-                Err(_) => break,
+            // The program first, then the backlog. A client completes its connection before
+            // `connect` returns, so one that connected and then ended left its connection
+            // waiting here: looked at in this order, it is never missed, however late this
+            // thread runs on a busy machine.
+            let ended = !client.running();
+            match self.listener.accept() {
+                // (A connection accepted on Linux does not inherit the non-blocking mode.)
+                Ok((conn, _)) => return Peer::wrap(conn, name),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(fail(e)),
             }
+            if ended || Instant::now() >= deadline {
+                break;
+            }
+            // Neither yet: wait for a connection, 20 ms at most, then look at both again.
+            let mut ready = [PollFd::new(&self.listener, PollFlags::IN)];
+            let _ = poll(
+                &mut ready,
+                Some(&Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 20_000_000,
+                }),
+            );
         }
-        // Wake the accepting thread with a connection of our own, so that it ends.
-        let _ = TcpStream::connect(self.addr);
         Err(Failure::new(
             format!(
                 "your client did not connect to the lab's server (at 127.0.0.1:{})",
