@@ -151,7 +151,7 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         // A request from a client whose transfer is running is that request again: our
         // first answer was slow or lost, and the client repeated it (RFC 1350). A second
         // transfer would fight the first (an upload's part file exists already: ERROR 6).
-        // The running transfer answers it, repeating its first packet until it hears back.
+        // The running transfer answers it, by repeating its first packet.
         transfers.retain(|(_, t)| !t.is_finished());
         let request = matches!(packet, Ok(Packet::Rrq(_) | Packet::Wrq(_)));
         if request && transfers.iter().any(|(served, _)| *served == client) {
