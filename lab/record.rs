@@ -111,14 +111,14 @@ impl Op {
         Op::Read {
             asked,
             got: got.len(),
-            bytes: kept(got),
+            bytes: bytes_to_keep(got),
         }
     }
 
     pub fn write(bytes: &[u8]) -> Op {
         Op::Write {
             size: bytes.len(),
-            bytes: kept(bytes),
+            bytes: bytes_to_keep(bytes),
         }
     }
 
@@ -126,7 +126,7 @@ impl Op {
         Op::SendTo {
             to,
             size: sent.len(),
-            bytes: kept(sent),
+            bytes: bytes_to_keep(sent),
         }
     }
 
@@ -135,7 +135,7 @@ impl Op {
             from,
             asked,
             got: got.len(),
-            bytes: kept(got),
+            bytes: bytes_to_keep(got),
         }
     }
 
@@ -180,7 +180,7 @@ pub fn error_name(e: &std::io::Error) -> String {
 /// What an event keeps of the bytes it moved: their [`hex`] when this program records, and
 /// nothing when it does not. The event is then dropped unread, and a busy server should
 /// not spell out every byte it moves for nobody.
-fn kept(bytes: &[u8]) -> String {
+fn bytes_to_keep(bytes: &[u8]) -> String {
     if on() {
         hex(bytes)
     } else {

@@ -206,14 +206,14 @@ fn serve(args: &Args, out: Out) -> anyhow::Result<()> {
         }
     }
     // ANCHOR_END: event_loop
-    // Every client accepted got the next token: their number is the next one.
+    // Tokens go 0, 1, 2…, one for each client accepted: the next one is their count.
     out.line(format!("served {}, stopping", plural(next_token, "client")));
     Ok(())
 }
 
 // ANCHOR: accept_all
-/// The listener is readable: accept every connection waiting in the backlog, until
-/// `accept` says `WouldBlock` (mio reports a change of state once, not "still ready").
+/// Accepts every connection waiting in the backlog, until `accept` says `WouldBlock` (mio
+/// reports a change of state once, not "still ready").
 /// Closes the listener once `--max-clients` are accepted. Returns when to try again if
 /// `accept` ran out of descriptors.
 fn accept_all(
