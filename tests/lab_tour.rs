@@ -25,7 +25,9 @@ fn an_unknown_lesson_is_a_one_line_error() {
 #[test]
 #[ignore]
 fn every_demo_is_the_same_in_20_runs() {
-    for lesson in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "11"] {
+    for lesson in [
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
+    ] {
         assert_demo_is_the_same_every_run(lesson, &[], 20);
     }
 }
